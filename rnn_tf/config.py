@@ -1,0 +1,108 @@
+"""Run configurations: every setting of a run, saved as ``config.json`` in its run folder.
+
+A config holds the model factory's arguments, so ``config.json`` + ``vocab.json`` + a weights file is
+all it takes to rebuild a model. Defaults follow the classic char-rnn recipe (Karpathy 2015): RMSprop,
+learning rate 2e-3, gradients clipped to a global norm of 5, 100-character windows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from rnn_tf.errors import UserError
+
+
+@dataclass
+class TextgenConfig:
+    # data
+    corpus: str = "sotu"
+    level: str = "char"  # char | word
+    max_vocab: int | None = None  # keep only the most frequent tokens (None: all)
+    val_fraction: float = 0.05  # the last 5% of the documents are held out
+    # model (the arguments of models.language_model.build_language_model)
+    cell: str = "lstm"
+    units: int = 256
+    layers: int = 1
+    embedding_dim: int = 64
+    dropout: float = 0.0
+    # training
+    seq_len: int = 100
+    batch_size: int = 64
+    epochs: int = 10
+    steps_per_epoch: int | None = None  # None: one pass over the training windows
+    val_steps: int | None = None  # None: every validation window
+    learning_rate: float = 2e-3
+    clipnorm: float = 5.0  # clip the global gradient norm; 0 switches clipping off
+    lr_decay: float = 1.0  # multiply the learning rate by this after every epoch
+    seed: int | None = None  # None: drawn at random and saved here
+    # samples printed after every epoch
+    prime: str | None = None  # None: the start of the first training document
+    sample_length: int = 200
+    temperatures: list[float] = field(default_factory=lambda: [0.2, 0.5, 1.0, 1.2])
+    task: str = "textgen"
+
+    # What --resume may change: the rest would silently change the run it continues.
+    RESUMABLE = ("epochs", "sample_length", "temperatures")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TextgenConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"config has unknown settings {unknown}: it was written by another tool or version")
+        if data.get("task", "textgen") != "textgen":
+            raise UserError(f"this run folder holds a '{data['task']}' run, not a textgen run")
+        return cls(**data)
+
+    def validate(self) -> "TextgenConfig":
+        positive = {
+            "units": self.units, "layers": self.layers, "embedding_dim": self.embedding_dim,
+            "seq_len": self.seq_len, "batch_size": self.batch_size, "epochs": self.epochs,
+            "sample_length": self.sample_length,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise UserError(f"--{name.replace('_', '-')} {value} is too small: use 1 or more")
+        for name in ("steps_per_epoch", "val_steps", "max_vocab"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"--{name.replace('_', '-')} {value} is too small: use 1 or more")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"--dropout {self.dropout} is out of range: use a number in [0, 1)")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise UserError(f"--learning-rate {self.learning_rate} is not above 0")
+        if not (self.clipnorm >= 0 and math.isfinite(self.clipnorm)):
+            raise UserError(f"--clipnorm {self.clipnorm} is negative: use 0 (off) or a positive norm")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise UserError(f"--lr-decay {self.lr_decay} is out of range: use a number in (0, 1]")
+        if any(not (t > 0 and math.isfinite(t)) for t in self.temperatures):
+            raise UserError(f"temperatures {self.temperatures} must all be above 0")
+        from rnn_tf.models.cells import cell_spec
+        from rnn_tf.vocab import LEVELS
+
+        cell_spec(self.cell)
+        if self.level not in LEVELS:
+            raise UserError(f"unknown --level '{self.level}': use one of {', '.join(LEVELS)}")
+        return self
+
+    def resumed_with(self, overrides: dict) -> "TextgenConfig":
+        """This (saved) config with ``overrides`` from a ``--resume`` command line; changing a setting
+        outside ``RESUMABLE`` is an error, since it would silently change the run being continued."""
+        data = self.to_dict()
+        for key, value in overrides.items():
+            if key not in data:
+                raise UserError(f"unknown setting '{key}'")
+            if value != data[key] and key not in self.RESUMABLE:
+                flag = "--" + key.replace("_", "-")
+                raise UserError(
+                    f"{flag} {value} differs from the run's saved {data[key]}: --resume continues a run "
+                    f"as it was (only {', '.join('--' + k.replace('_', '-') for k in self.RESUMABLE)} may "
+                    "change); drop the flag or start a new run"
+                )
+            data[key] = value
+        return TextgenConfig.from_dict(data).validate()

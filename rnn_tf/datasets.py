@@ -1,0 +1,88 @@
+"""Step 3 of the flow: integer ids -> ``tf.data`` batches.
+
+A language model reads windows of ``seq_len + 1`` ids: the input is the first ``seq_len``, the target
+is the same window shifted by one, and the loss is taken at every position (so every window teaches
+``seq_len`` predictions, not one). Windows are views into one int32 array: the corpus is never expanded
+into one-hot vectors, so the 12 M-character State of the Union corpus costs ~50 MB, not gigabytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from rnn_tf.errors import UserError
+from rnn_tf.vocab import PAD_ID
+
+
+def lm_windows(ids: np.ndarray, seq_len: int) -> np.ndarray:
+    """Non-overlapping windows of ``seq_len + 1`` ids, consecutive windows sharing one id.
+
+    Returns a read-only (n, seq_len + 1) *view* of ``ids`` (no copy).
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.int32)
+    if seq_len < 1:
+        raise UserError(f"sequence length {seq_len} is too small: use --seq-len 1 or more")
+    n = (len(ids) - 1) // seq_len
+    if n < 1:
+        raise UserError(
+            f"the text has {len(ids)} tokens, shorter than one window of {seq_len + 1}: "
+            "use a longer corpus or a smaller --seq-len"
+        )
+    return np.lib.stride_tricks.as_strided(
+        ids, shape=(n, seq_len + 1), strides=(seq_len * ids.itemsize, ids.itemsize), writeable=False
+    )
+
+
+def split_window(window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(input, target): the target is the input shifted left by one."""
+    return window[..., :-1], window[..., 1:]
+
+
+def language_model_dataset(
+    ids: np.ndarray,
+    seq_len: int,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    repeat: bool = True,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of (inputs, targets), each (batch_size, seq_len) int32.
+
+    Training (``shuffle``/``repeat``): windows in a fresh random order every pass, forever; the caller
+    sets ``steps_per_epoch``. Validation (neither): every window once, in order, same each epoch.
+    """
+    windows = lm_windows(ids, seq_len)
+    if batch_size < 1:
+        raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
+    ds = tf.data.Dataset.from_tensor_slices(windows)
+    if shuffle:
+        ds = ds.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=repeat)
+    return ds.map(split_window, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(ids: np.ndarray, seq_len: int, batch_size: int) -> tf.data.Dataset:
+    """(inputs, targets, weights) that predict every id after the first exactly once.
+
+    The tail that does not fill a whole window is padded; its padded targets get weight 0, so sums of
+    weighted losses divided by the sum of weights are exact per-token averages.
+    """
+    ids = np.asarray(ids, dtype=np.int32)
+    if len(ids) < 2:
+        raise UserError("the evaluation text has fewer than 2 tokens: nothing to predict")
+    n = -(-(len(ids) - 1) // seq_len)  # ceil
+    padded = np.full(n * seq_len + 1, PAD_ID, dtype=np.int32)
+    padded[: len(ids)] = ids
+    weights = np.zeros(n * seq_len + 1, dtype=np.float32)
+    weights[1 : len(ids)] = 1.0
+    windows = lm_windows(padded, seq_len)
+    weight_windows = np.lib.stride_tricks.as_strided(
+        weights, shape=windows.shape, strides=(seq_len * 4, 4), writeable=False
+    )[:, 1:]
+    ds = tf.data.Dataset.from_tensor_slices((windows, np.ascontiguousarray(weight_windows)))
+    ds = ds.batch(batch_size).map(lambda w, m: (*split_window(w), m))
+    return ds.prefetch(tf.data.AUTOTUNE)

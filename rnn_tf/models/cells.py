@@ -1,0 +1,75 @@
+"""The registry of recurrent cells: a string names a cell, the registry builds its Keras layer.
+
+    simple_rnn  Elman RNN: h_t = tanh(W x_t + U h_{t-1} + b). Gradients through time are products of
+                U and tanh' factors, so they vanish or explode over long spans.
+    irnn        Le, Jaitly & Hinton (2015): a SimpleRNN with ReLU and U initialised to the identity,
+                so at the start it copies its state forward and gradients neither shrink nor grow.
+    lstm        Hochreiter & Schmidhuber (1997): input, forget and output gates around an additive
+                cell state; the additive path lets gradients flow over long spans.
+    gru         Cho et al. (2014): update and reset gates, no separate cell state.
+
+LSTM and GRU keep Keras's defaults (tanh/sigmoid, no recurrent dropout, ``reset_after=True``), which
+is what lets TensorFlow run them with cuDNN kernels when a GPU is present. Dropout is applied between
+layers by separate ``Dropout`` layers for the same reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+
+from rnn_tf.errors import UserError
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    layer: Callable[..., keras.layers.RNN]
+    states: tuple[str, ...]  # names of the recurrent state tensors, e.g. ("h", "c") for an LSTM
+    options: dict = field(default_factory=dict)
+    doc: str = ""
+
+
+CELLS: dict[str, CellSpec] = {
+    "simple_rnn": CellSpec(keras.layers.SimpleRNN, ("h",), {}, "Elman RNN with tanh"),
+    "irnn": CellSpec(
+        keras.layers.SimpleRNN,
+        ("h",),
+        {
+            "activation": "relu",
+            "recurrent_initializer": keras.initializers.Identity(gain=1.0),
+            "kernel_initializer": keras.initializers.RandomNormal(stddev=0.001),
+        },
+        "ReLU RNN with identity recurrent weights (Le et al. 2015)",
+    ),
+    "lstm": CellSpec(keras.layers.LSTM, ("h", "c"), {}, "long short-term memory"),
+    "gru": CellSpec(keras.layers.GRU, ("h",), {}, "gated recurrent unit"),
+}
+
+
+def cell_spec(cell: str) -> CellSpec:
+    try:
+        return CELLS[cell]
+    except KeyError:
+        raise UserError(f"unknown cell '{cell}': use one of {', '.join(CELLS)}") from None
+
+
+def recurrent_layer(cell: str, units: int, *, name: str, **kwargs) -> keras.layers.RNN:
+    """A fresh Keras recurrent layer for ``cell``; ``kwargs`` (return_sequences, ...) pass through.
+
+    Initialisers are cloned for every layer so that no two layers share an initialiser object.
+    """
+    spec = cell_spec(cell)
+    if units < 1:
+        raise UserError(f"{units} units is too few: use --units 1 or more")
+    options = {
+        k: (v.__class__.from_config(v.get_config()) if isinstance(v, keras.initializers.Initializer) else v)
+        for k, v in spec.options.items()
+    }
+    return spec.layer(units, name=name, **options, **kwargs)
+
+
+def state_sizes(cell: str, units: int) -> list[int]:
+    """The sizes of the state tensors one layer of ``cell`` carries from step to step."""
+    return [units] * len(cell_spec(cell).states)

@@ -1,0 +1,221 @@
+"""Train a text generator: corpus -> vocabulary -> datasets -> model -> fit with callbacks -> run folder.
+
+``train_textgen`` starts a new run or resumes one. Resuming restores the weights, the optimizer state
+(its step counter, RMSprop's moving averages, and so the learning-rate schedule), the epoch counter,
+the vocabulary and the config, and appends to the same history, so a run stopped after epoch 3 and
+resumed to epoch 5 reads exactly like a run trained to epoch 5.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from rnn_tf.callbacks import RunCheckpoint, SampleText
+from rnn_tf.config import TextgenConfig
+from rnn_tf.corpora import join_documents, load_corpus, split_documents
+from rnn_tf.datasets import language_model_dataset, lm_windows
+from rnn_tf.errors import UserError
+from rnn_tf.models.language_model import LanguageModel, build_language_model
+from rnn_tf.runs import RunDir
+from rnn_tf.sampling import Sampler
+from rnn_tf.vocab import Vocabulary
+
+
+@dataclass
+class TextgenData:
+    vocab: Vocabulary
+    train_ids: np.ndarray
+    val_ids: np.ndarray | None
+    default_prime: str
+
+
+@dataclass
+class TrainResult:
+    run_dir: str
+    config: TextgenConfig
+    epochs_done: int
+    best_epoch: int | None
+    best_val_loss: float | None
+    stopped_on_nan: bool
+    history: list[dict]
+
+
+def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) -> TextgenData:
+    """Load and split the corpus, build the vocabulary from the training documents only (unless one
+    is given), and encode both splits as int32 ids. Checks that both splits fill at least one window."""
+    train_docs, val_docs = split_documents(load_corpus(cfg.corpus), cfg.val_fraction)
+    train_text = join_documents(train_docs)
+    if vocab is None:
+        vocab = Vocabulary.build(train_text, cfg.level, cfg.max_vocab)
+    elif vocab.level != cfg.level:
+        raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
+    train_ids = vocab.encode(train_text)
+    lm_windows(train_ids, cfg.seq_len)  # raises a clear error when the corpus is too short
+    val_ids = None
+    if val_docs:
+        val_ids = vocab.encode(join_documents(val_docs))
+        if (len(val_ids) - 1) // cfg.seq_len < 1:
+            raise UserError(
+                f"the held-out documents have {len(val_ids)} tokens, fewer than one window of "
+                f"{cfg.seq_len + 1}: use a longer corpus, a smaller --seq-len or a larger validation share"
+            )
+    first = train_docs[0].text.lstrip()
+    prime = first[: first.find("\n")] if 0 < first.find("\n") <= 80 else first[:40]
+    return TextgenData(vocab, train_ids, val_ids, prime)
+
+
+def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None = None) -> LanguageModel:
+    """The factory call plus the optimizer and loss: RMSprop with global-norm gradient clipping."""
+    lm = build_language_model(
+        vocab_size, cfg.cell, cfg.units, cfg.layers, cfg.embedding_dim, cfg.dropout
+    )
+    learning_rate = cfg.learning_rate
+    if cfg.lr_decay != 1.0 and steps_per_epoch:
+        # A function of the optimizer's step counter, which is saved with the weights: a resumed run
+        # continues the same schedule.
+        learning_rate = keras.optimizers.schedules.ExponentialDecay(
+            cfg.learning_rate, decay_steps=steps_per_epoch, decay_rate=cfg.lr_decay, staircase=True
+        )
+    optimizer = keras.optimizers.RMSprop(
+        learning_rate=learning_rate, global_clipnorm=cfg.clipnorm or None
+    )
+    lm.training.compile(
+        optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    return lm
+
+
+def steps_for(cfg: TextgenConfig, n_train_ids: int) -> int:
+    if cfg.steps_per_epoch:
+        return cfg.steps_per_epoch
+    n_windows = (n_train_ids - 1) // cfg.seq_len
+    if n_windows < cfg.batch_size:
+        raise UserError(
+            f"the training text fills {n_windows} windows, fewer than one batch of {cfg.batch_size}: "
+            "use a smaller --batch-size or --seq-len, or a longer corpus"
+        )
+    return n_windows // cfg.batch_size
+
+
+def train_textgen(
+    run_dir: str,
+    settings: dict | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    verbose: int = 1,
+    stream=None,
+) -> TrainResult:
+    """Train a new run in ``run_dir`` (``settings`` are TextgenConfig fields), or ``resume`` one.
+
+    Every input is checked before anything in ``run_dir`` is written or removed.
+    """
+    stream = stream or sys.stdout
+    run = RunDir(run_dir)
+    settings = {k: v for k, v in (settings or {}).items() if v is not None}
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other: pass one of them")
+    if resume:
+        cfg = TextgenConfig.from_dict(run.read_config()).resumed_with(settings)
+        state = run.read_state()
+        initial_epoch = int(state["epoch"])
+        if initial_epoch < 1:
+            raise UserError(f"run '{run_dir}' has no completed epoch to resume: start it again with --overwrite")
+        if cfg.epochs <= initial_epoch:
+            raise UserError(
+                f"run '{run_dir}' has already trained {initial_epoch} epochs: pass --epochs N with N above "
+                f"{initial_epoch} to train further"
+            )
+        data = prepare_textgen_data(cfg, Vocabulary.load(run.vocab))
+    else:
+        cfg = TextgenConfig(**settings).validate()
+        run.check_new(overwrite)
+        if cfg.seed is None:
+            cfg.seed = secrets.randbelow(2**31)
+        data = prepare_textgen_data(cfg)
+        if cfg.prime is None:
+            cfg.prime = data.default_prime
+        state, initial_epoch = {"best_val_loss": None, "best_epoch": None}, 0
+
+    steps = steps_for(cfg, len(data.train_ids))
+    # Seed Python, NumPy and TensorFlow; a resumed run gets a different stream than its first epochs.
+    keras.utils.set_random_seed(cfg.seed + initial_epoch)
+    lm = build_model(cfg, len(data.vocab), steps)
+
+    if resume:
+        weights = run.checkpoint(initial_epoch)
+        lm.training.optimizer.build(lm.training.trainable_variables)  # so the optimizer state loads too
+        load_weights(lm.training, weights)
+        run.truncate_history(initial_epoch)
+        print(f"resuming '{run_dir}' after epoch {initial_epoch} (optimizer step "
+              f"{int(lm.training.optimizer.iterations.numpy())})", file=stream)
+    else:
+        run.prepare_new(overwrite)
+        run.write_json(run.config, cfg.to_dict())
+        data.vocab.save(run.vocab)
+
+    train_ds = language_model_dataset(
+        data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed + initial_epoch
+    )
+    val_ds = None
+    if data.val_ids is not None:
+        val_ds = language_model_dataset(
+            data.val_ids, cfg.seq_len, cfg.batch_size, shuffle=False, repeat=False
+        )
+    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream)
+    sampler = Sampler(lm, data.vocab)
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        SampleText(sampler, run, cfg.prime, cfg.sample_length, cfg.temperatures, cfg.seed, stream=stream),
+        checkpoint,
+    ]
+    print(
+        f"training {cfg.layers}x{cfg.units} {cfg.cell} on {cfg.corpus}: {len(data.train_ids):,} training and "
+        f"{0 if data.val_ids is None else len(data.val_ids):,} held-out {cfg.level}s, vocabulary "
+        f"{len(data.vocab)}, {steps} steps per epoch, epochs {initial_epoch + 1}..{cfg.epochs}, "
+        f"run folder '{run_dir}'",
+        file=stream, flush=True,
+    )
+    lm.training.fit(
+        train_ds,
+        epochs=cfg.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps,
+        validation_data=val_ds,
+        validation_steps=cfg.val_steps,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    final = run.read_state()
+    return TrainResult(
+        run_dir, cfg, int(final["epoch"]), final.get("best_epoch"), final.get("best_val_loss"),
+        checkpoint.stopped_on_nan, run.read_history(),
+    )
+
+
+def load_weights(model: keras.Model, path: str) -> None:
+    """``model.load_weights`` with a clear error when the file does not fit the model."""
+    try:
+        model.load_weights(path)
+    except (ValueError, KeyError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"weights '{path}' do not fit the model described by config.json ({first[:160]}): "
+            "use weights saved by this run"
+        ) from None
+
+
+def load_textgen_run(run_dir: str, weights: str = "best") -> tuple[TextgenConfig, Vocabulary, LanguageModel]:
+    """Everything needed to sample from or evaluate a run, from the run folder alone."""
+    run = RunDir(run_dir)
+    cfg = TextgenConfig.from_dict(run.read_config())
+    vocab = Vocabulary.load(run.vocab)
+    path = run.weights(weights)
+    lm = build_language_model(len(vocab), cfg.cell, cfg.units, cfg.layers, cfg.embedding_dim, cfg.dropout)
+    load_weights(lm.training, path)
+    return cfg, vocab, lm
