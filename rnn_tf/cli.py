@@ -68,8 +68,11 @@ def run_textgen_train(args) -> int:
     result = train_textgen(args.run_dir, settings, resume=args.resume, overwrite=args.overwrite,
                            verbose=0 if args.quiet else 1)
     if result.stopped_on_nan:
-        print(f"error: training diverged (loss not finite) after epoch {result.epochs_done}; the last good "
-              f"epoch is saved in {args.run_dir}: lower --learning-rate and --resume", file=sys.stderr)
+        if result.epochs_done:
+            hint = f"epoch {result.epochs_done} is the last one saved: --resume with a lower --learning-rate"
+        else:
+            hint = "no epoch was saved: start again with --overwrite and a lower --learning-rate"
+        print(f"error: training diverged (the loss is not finite); {hint}", file=sys.stderr)
         return 1
     best = "" if result.best_epoch is None else f"; best epoch {result.best_epoch} (val_loss {result.best_val_loss:.4f})"
     print(f"done: {result.epochs_done} epochs in {args.run_dir}{best}")
@@ -138,8 +141,15 @@ def run_textgen_evaluate(args) -> int:
 
 
 # --- root --------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (and exit code 2), like every other user error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnn-tf", description="Train, resume and use recurrent networks on text.")
+    parser = _Parser(prog="rnn-tf", description="Train, resume and use recurrent networks on text.")
     parser.add_argument("--version", action="version", version=f"rnn-tf {__version__}")
     tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")
     textgen = tasks.add_parser("textgen", help="character- or word-level text generation",

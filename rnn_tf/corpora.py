@@ -110,18 +110,19 @@ def _load_sotu() -> list[Document]:
 
 def _load_nltk(name: str) -> list[Document]:
     import nltk.corpus
-    import nltk.data
 
-    if not name.isidentifier():
+    if not name.isidentifier() or name.startswith("_"):
         raise UserError(f"'nltk:{name}' is not an NLTK corpus name: use e.g. nltk:state_union")
     reader = getattr(nltk.corpus, name, None)
-    if reader is None or not hasattr(reader, "fileids"):
+    if reader is None:
         raise UserError(f"NLTK has no corpus called '{name}': see nltk.corpus for the names")
     try:
-        nltk.data.find(f"corpora/{name}")
+        fileids = reader.fileids()  # NLTK's lazy loader looks the corpus up here
     except LookupError:
         raise UserError(
             f"NLTK corpus '{name}' is not installed: run python -m nltk.downloader {name} "
             "(or set NLTK_DATA to the folder that holds corpora/)"
         ) from None
-    return [Document(fid, reader.raw(fid)) for fid in reader.fileids()]
+    except AttributeError:
+        raise UserError(f"nltk:{name} is not a corpus of documents (it has no fileids)") from None
+    return [Document(fid, reader.raw(fid)) for fid in fileids]

@@ -46,23 +46,41 @@ def language_model_dataset(
     *,
     shuffle: bool = True,
     repeat: bool = True,
-    seed: int | None = None,
+    seed: int = 0,
+    start_step: int = 0,
 ) -> tf.data.Dataset:
     """Batches of (inputs, targets), each (batch_size, seq_len) int32.
 
-    Training (``shuffle``/``repeat``): windows in a fresh random order every pass, forever; the caller
-    sets ``steps_per_epoch``. Validation (neither): every window once, in order, same each epoch.
+    Training (``repeat``): an endless stream of batches in which batch number ``k`` is a pure
+    function of (``seed``, ``k``): pass ``p`` over the windows visits them in the pseudorandom order
+    ``index_shuffle(seed, p)``. Starting at ``start_step`` therefore gives exactly the batches an
+    uninterrupted run would have seen from that step on, which is what makes ``--resume`` exact.
+    Evaluation (no ``repeat``): every window once, in order.
     """
     windows = lm_windows(ids, seq_len)
     if batch_size < 1:
         raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
-    ds = tf.data.Dataset.from_tensor_slices(windows)
-    if shuffle:
-        ds = ds.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=repeat)
-    return ds.map(split_window, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    if not repeat:
+        ds = tf.data.Dataset.from_tensor_slices(windows).batch(batch_size)
+        return ds.map(split_window).prefetch(tf.data.AUTOTUNE)
+
+    table = tf.constant(windows)  # one contiguous copy of the ids, ~4 bytes per token
+    n = tf.constant(len(windows), tf.int64)
+    seed = tf.constant(seed, tf.int64)
+
+    def batch_at(step):
+        sample = step * batch_size + tf.range(batch_size, dtype=tf.int64)
+        position, epoch_pass = sample % n, sample // n
+        if shuffle:
+            seeds = tf.stack([tf.fill([batch_size], seed), epoch_pass, tf.zeros_like(epoch_pass)], axis=1)
+            # The raw op: tf.random.experimental.index_shuffle mis-pads batched [n, 3] seeds.
+            position = tf.raw_ops.RandomIndexShuffle(
+                index=position, seed=seeds, max_index=tf.fill([batch_size], n - 1), rounds=4
+            )
+        return split_window(tf.gather(table, position))
+
+    ds = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+    return ds.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_dataset(ids: np.ndarray, seq_len: int, batch_size: int) -> tf.data.Dataset:

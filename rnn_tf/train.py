@@ -69,6 +69,21 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) ->
     return TextgenData(vocab, train_ids, val_ids, prime)
 
 
+class RMSprop(keras.optimizers.RMSprop):
+    """RMSprop with the embedding's sparse gradient made dense before the update.
+
+    Keras's sparse path fails with an index error instead of producing NaN once a diverging
+    run's gradients stop being finite, which would keep ``TerminateOnNaN`` from stopping it cleanly.
+    A dense gradient of a (vocabulary x embedding) matrix is cheap at these sizes.
+    """
+
+    def apply(self, grads, trainable_variables=None):
+        import tensorflow as tf
+
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        return super().apply(grads, trainable_variables)
+
+
 def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None = None) -> LanguageModel:
     """The factory call plus the optimizer and loss: RMSprop with global-norm gradient clipping."""
     lm = build_language_model(
@@ -81,7 +96,7 @@ def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
             cfg.learning_rate, decay_steps=steps_per_epoch, decay_rate=cfg.lr_decay, staircase=True
         )
-    optimizer = keras.optimizers.RMSprop(
+    optimizer = RMSprop(
         learning_rate=learning_rate, global_clipnorm=cfg.clipnorm or None
     )
     lm.training.compile(
@@ -143,8 +158,8 @@ def train_textgen(
         state, initial_epoch = {"best_val_loss": None, "best_epoch": None}, 0
 
     steps = steps_for(cfg, len(data.train_ids))
-    # Seed Python, NumPy and TensorFlow; a resumed run gets a different stream than its first epochs.
-    keras.utils.set_random_seed(cfg.seed + initial_epoch)
+    # Seeds Python, NumPy and TensorFlow: weight initialisation (and dropout) follow from cfg.seed.
+    keras.utils.set_random_seed(cfg.seed)
     lm = build_model(cfg, len(data.vocab), steps)
 
     if resume:
@@ -159,8 +174,10 @@ def train_textgen(
         run.write_json(run.config, cfg.to_dict())
         data.vocab.save(run.vocab)
 
+    # Batch k depends only on (seed, k): resuming at the saved optimizer step replays the same stream.
+    start_step = int(lm.training.optimizer.iterations.numpy())
     train_ds = language_model_dataset(
-        data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed + initial_epoch
+        data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed, start_step=start_step
     )
     val_ds = None
     if data.val_ids is not None:
@@ -190,6 +207,7 @@ def train_textgen(
         validation_steps=cfg.val_steps,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,  # the dataset does its own, resumable shuffling
     )
     final = run.read_state()
     return TrainResult(

@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny corpora the tests write themselves, and the NLTK data path when present."""
+
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED_NLTK = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nltk_data"
+
+# A few lines in the style of the default corpus; the tests repeat them into small documents.
+LINES = [
+    "Fellow-Citizens of the Senate and House of Representatives:",
+    "I embrace with great satisfaction the opportunity which now presents itself.",
+    "The welfare of our country is the great object to which our cares and efforts ought to be directed.",
+    "Let us unite in the duty of promoting the public good.",
+]
+
+
+def write_corpus(folder: pathlib.Path, n_docs: int = 6, repeats: int = 3) -> pathlib.Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n_docs):
+        text = "\n".join(LINES[(i + j) % len(LINES)] for j in range(repeats * len(LINES)))
+        (folder / f"{1790 + i}-doc.txt").write_text(text + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def nltk_data():
+    """Points NLTK at the shared corpora; skips when they are not on this machine."""
+    path = os.environ.get("NLTK_DATA") or (str(SHARED_NLTK) if SHARED_NLTK.is_dir() else None)
+    if not path or not os.path.isdir(os.path.join(path, "corpora")):
+        pytest.skip("NLTK corpora not available (set NLTK_DATA or run nltk.download)")
+    import nltk
+
+    if path not in nltk.data.path:
+        nltk.data.path.insert(0, path)
+    return path
+
+
+# Settings for a model that trains in a blink.
+TINY = dict(units=8, embedding_dim=4, seq_len=16, batch_size=4, steps_per_epoch=3,
+            sample_length=10, temperatures=[0.5, 1.0], seed=7, learning_rate=0.01)

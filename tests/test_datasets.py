@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from rnn_tf.datasets import evaluation_dataset, language_model_dataset, lm_windows
+from rnn_tf.errors import UserError
+
+
+def test_windows_are_views_and_overlap_by_one():
+    ids = np.arange(2, 103, dtype=np.int32)
+    windows = lm_windows(ids, 10)
+    assert windows.shape == (10, 11)
+    assert np.shares_memory(windows, ids)  # no copy of the corpus
+    assert (windows[1:, 0] == windows[:-1, -1]).all()
+
+
+def test_target_is_the_input_shifted_by_one():
+    ids = np.arange(2, 1003, dtype=np.int32)
+    x, y = next(iter(language_model_dataset(ids, 16, 8, seed=1)))
+    assert x.shape == y.shape == (8, 16)
+    np.testing.assert_array_equal(x.numpy()[:, 1:], y.numpy()[:, :-1])
+    np.testing.assert_array_equal(y.numpy()[:, -1], x.numpy()[:, -1] + 1)
+
+
+def test_each_pass_visits_every_window_once_in_a_new_order():
+    ids = np.arange(2, 2 + 10 * 20 + 1, dtype=np.int32)  # exactly 20 windows of 10
+    batches = [x.numpy() for x, _ in language_model_dataset(ids, 10, 5, seed=3).take(8)]
+    firsts = np.concatenate([b[:, 0] for b in batches])
+    first_pass, second_pass = firsts[:20], firsts[20:40]
+    assert sorted(first_pass) == sorted(second_pass) == list(range(2, 202, 10))
+    assert (first_pass != second_pass).any()
+
+
+def test_stream_restarted_at_a_step_replays_the_same_batches():
+    ids = np.arange(2, 3000, dtype=np.int32)
+    full = [x.numpy() for x, _ in language_model_dataset(ids, 12, 6, seed=5).take(20)]
+    later = [x.numpy() for x, _ in language_model_dataset(ids, 12, 6, seed=5, start_step=13).take(7)]
+    for a, b in zip(full[13:], later):
+        np.testing.assert_array_equal(a, b)
+    other = next(iter(language_model_dataset(ids, 12, 6, seed=6)))[0].numpy()
+    assert not np.array_equal(other, full[0])
+
+
+def test_evaluation_predicts_every_token_after_the_first_exactly_once():
+    ids = np.arange(2, 2 + 37, dtype=np.int32)
+    seen, weight = [], 0.0
+    for x, y, w in evaluation_dataset(ids, 10, 2):
+        seen += y.numpy()[w.numpy() > 0].tolist()
+        weight += float(w.numpy().sum())
+    assert seen == ids[1:].tolist() and weight == len(ids) - 1
+
+
+def test_a_text_shorter_than_one_window_is_a_user_error():
+    with pytest.raises(UserError, match="shorter than one window"):
+        lm_windows(np.arange(5, dtype=np.int32), 10)
