@@ -76,7 +76,12 @@ class Sampler:
             outputs = step([token, *states], training=False)
             logits, states = outputs[0], list(outputs[1:])
             logits = tf.where(banned, tf.constant(-np.inf, logits.dtype), logits)
-            logits = filter_logits(logits / temperatures[:, None], top_k, top_p)
+            logits = logits / temperatures[:, None]
+            logits = tf.cond(
+                (top_k > 0) | (top_p < 1.0),  # sorting the vocabulary every step costs; skip when off
+                lambda: filter_logits(logits, top_k, top_p),
+                lambda: logits,
+            )
             noise = tf.random.stateless_uniform(
                 tf.shape(logits), seed=tf.stack([seed, tf.cast(i, tf.int64)]), minval=1e-20, maxval=1.0
             )
