@@ -80,12 +80,17 @@ def run_textgen_train(args) -> int:
     return 0
 
 
+def add_run_arguments(p, trained_by: str) -> None:
+    """The flags of every command that reads a run folder."""
+    p.add_argument("--run-dir", required=True, help=f"run folder written by '{trained_by}'")
+    p.add_argument("--weights", default="best", help="best, last or a .weights.h5 path (default: best)")
+
+
 # --- textgen generate --------------------------------------------------------------------------
 def add_textgen_generate(sub) -> None:
     p = sub.add_parser("generate", help="sample text from a trained run",
                        description="Sample text from a run folder with a compiled one-step loop.")
-    p.add_argument("--run-dir", required=True, help="run folder written by 'textgen train'")
-    p.add_argument("--weights", default="best", help="best, last or a .weights.h5 path (default: best)")
+    add_run_arguments(p, "textgen train")
     p.add_argument("--prime", help="text to start from (default: the run's prime)")
     p.add_argument("--length", type=int, default=500, help="tokens to generate per sample (default: 500)")
     p.add_argument("--temperature", dest="temperatures", type=float, nargs="+", default=[1.0],
@@ -120,8 +125,7 @@ def run_textgen_generate(args) -> int:
 def add_textgen_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="held-out loss, bits per character and perplexity",
                        description="Evaluate a run on its held-out documents, or on another corpus.")
-    p.add_argument("--run-dir", required=True, help="run folder written by 'textgen train'")
-    p.add_argument("--weights", default="best", help="best, last or a .weights.h5 path (default: best)")
+    add_run_arguments(p, "textgen train")
     p.add_argument("--corpus", help="evaluate on this corpus instead of the run's held-out documents")
     p.add_argument("--json", action="store_true", help="print one JSON object (loss, bpc, perplexity, characters)")
     p.set_defaults(handler=run_textgen_evaluate)

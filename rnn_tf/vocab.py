@@ -79,13 +79,12 @@ class Vocabulary:
         """Ids (int32) of ``text``; tokens outside the vocabulary become ``UNK_ID``."""
         if self.level == "char":
             codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+            table = np.append(self._codes, -1)  # a sentinel, so every position can be looked up
             pos = np.searchsorted(self._codes, codes)
-            pos = np.minimum(pos, len(self._codes) - 1) if len(self._codes) else pos
-            known = (self._codes[pos] == codes) if len(self._codes) else np.zeros(len(codes), bool)
-            ids = np.where(known, self._code_ids[pos] if len(self._codes) else 0, UNK_ID)
-            ids = ids.astype(np.int32)
-            unknown = sorted({text[i] for i in np.flatnonzero(~known)[:1000]}) if warn else []
+            known = table[pos] == codes
+            ids = np.where(known, np.append(self._code_ids, UNK_ID)[pos], UNK_ID).astype(np.int32)
             n_unknown = int((~known).sum())
+            unknown = sorted({text[i] for i in np.flatnonzero(~known)[:1000]}) if warn else []
         else:
             tokens = tokenize_words(text)
             ids = np.fromiter((self.stoi.get(t, UNK_ID) for t in tokens), np.int32, len(tokens))
