@@ -65,14 +65,16 @@ def test_weights_hold_the_optimizer_state(trained):
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path, corpus_dir):
-    straight = train(tmp_path / "straight", corpus_dir, epochs=3)
-    train(tmp_path / "stopped", corpus_dir, epochs=1)
+    straight = train(tmp_path / "straight", corpus_dir, epochs=3, lr_decay=0.5)
+    train(tmp_path / "stopped", corpus_dir, epochs=1, lr_decay=0.5)
     resumed = train_textgen(str(tmp_path / "stopped"), {"epochs": 3}, resume=True, verbose=0,
                             stream=open(os.devnull, "w"))
     assert resumed.epochs_done == 3
     a, b = straight.history, resumed.history
     assert [r["epoch"] for r in b] == ["1", "2", "3"]
     assert [r["step"] for r in b] == [r["step"] for r in a] == ["3", "6", "9"]
+    # the learning-rate schedule continues too (0.01 halved after every epoch)
+    assert [float(r["learning_rate"]) for r in b] == [float(r["learning_rate"]) for r in a] == [0.005, 0.0025, 0.00125]
     for ra, rb in zip(a, b):  # the same batches in the same order: the same losses
         assert float(ra["loss"]) == pytest.approx(float(rb["loss"]), rel=1e-5)
         assert float(ra["val_loss"]) == pytest.approx(float(rb["val_loss"]), rel=1e-5)
