@@ -31,6 +31,19 @@ def perplexity(loss: float | None) -> float | None:
     return None if loss is None else math.exp(min(loss, 700.0))
 
 
+def language_model_columns(logs: dict) -> dict:
+    """History columns of a language model: the loss also in bits per token and as perplexity."""
+    loss, val_loss = logs.get("loss"), logs.get("val_loss")
+    return {"loss": loss, "bpc": bits(loss), "val_loss": val_loss, "val_bpc": bits(val_loss),
+            "val_perplexity": perplexity(val_loss)}
+
+
+def logged_columns(logs: dict) -> dict:
+    """History columns by default: every metric Keras logged, training ones first."""
+    keys = [k for k in logs if not k.startswith("val_") and k != "learning_rate"]
+    return {k: logs.get(k) for k in keys + [f"val_{k}" for k in keys if f"val_{k}" in logs]}
+
+
 class SampleText(keras.callbacks.Callback):
     def __init__(self, sampler: Sampler, run: RunDir | None, prime: str, length: int,
                  temperatures, seed: int, stream=None):
@@ -59,9 +72,10 @@ class RunCheckpoint(keras.callbacks.Callback):
     """Save and commit every epoch; ``best_val_loss`` carries over when a run is resumed."""
 
     def __init__(self, run: RunDir, best_val_loss: float | None = None, best_epoch: int | None = None,
-                 stream=None):
+                 stream=None, columns=logged_columns):
         super().__init__()
         self.run = run
+        self.columns = columns
         self.best_val_loss = best_val_loss
         self.best_epoch = best_epoch
         self.stream = stream or sys.stdout
@@ -86,14 +100,11 @@ class RunCheckpoint(keras.callbacks.Callback):
         if improved:
             save_weights_atomic(self.model, self.run.best_weights)
             self.best_val_loss, self.best_epoch = float(val_loss), number
+        columns = self.columns(logs)
         row = {
             "epoch": number,
             "step": int(self.model.optimizer.iterations.numpy()),
-            "loss": _fmt(loss),
-            "bpc": _fmt(bits(loss)),
-            "val_loss": _fmt(val_loss),
-            "val_bpc": _fmt(bits(val_loss)),
-            "val_perplexity": _fmt(perplexity(val_loss)),
+            **{k: _fmt(v) for k, v in columns.items()},
             "learning_rate": _fmt(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))),
             "seconds": f"{time.perf_counter() - self._started:.1f}",
         }
@@ -102,10 +113,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             "epoch": number, "step": row["step"],
             "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
         })
-        summary = f"epoch {number}: loss {loss:.4f} ({bits(loss):.3f} bits/token)"
-        if val_loss is not None:
-            summary += (f", val_loss {val_loss:.4f} ({bits(val_loss):.3f} bits/token, "
-                        f"perplexity {perplexity(val_loss):.2f})" + (", best so far" if improved else ""))
+        summary = f"epoch {number}: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in columns.items() if v is not None
+        ) + (" (best so far)" if improved else "")
         print(summary, file=self.stream, flush=True)
 
 

@@ -14,8 +14,72 @@ from dataclasses import dataclass, field
 from rnn_tf.errors import UserError
 
 
+class RunConfig:
+    """What every task's config shares: JSON round trip, checks, and the rules of ``--resume``."""
+
+    TASK = ""
+    RESUMABLE: tuple[str, ...] = ("epochs",)  # what --resume may change
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        if data.get("task", cls.TASK) != cls.TASK:
+            raise UserError(f"this run folder holds a '{data['task']}' run, not a {cls.TASK} run")
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"config has unknown settings {unknown}: it was written by another tool or version")
+        return cls(**data)
+
+    def validate(self):
+        return self
+
+    def check_positive(self, *names: str, optional: tuple[str, ...] = ()) -> None:
+        """Each of ``names`` must be >= 1; each of ``optional`` too, unless it is None."""
+        for name in names + optional:
+            value = getattr(self, name)
+            if value is None and name in optional:
+                continue
+            if value is None or value < 1:
+                raise UserError(f"--{name.replace('_', '-')} {value} is too small: use 1 or more")
+
+    def check_model_and_optimizer(self) -> None:
+        """The settings every recurrent task shares: cell, level, dropout, learning rate, clipping."""
+        from rnn_tf.models.cells import cell_spec
+        from rnn_tf.vocab import LEVELS
+
+        cell_spec(self.cell)
+        if self.level not in LEVELS:
+            raise UserError(f"unknown --level '{self.level}': use one of {', '.join(LEVELS)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"--dropout {self.dropout} is out of range: use a number in [0, 1)")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise UserError(f"--learning-rate {self.learning_rate} is not above 0")
+        if not (self.clipnorm >= 0 and math.isfinite(self.clipnorm)):
+            raise UserError(f"--clipnorm {self.clipnorm} is negative: use 0 (off) or a positive norm")
+
+    def resumed_with(self, overrides: dict):
+        """This (saved) config with ``overrides`` from a ``--resume`` command line; changing a setting
+        outside ``RESUMABLE`` is an error, since it would silently change the run being continued."""
+        data = self.to_dict()
+        for key, value in overrides.items():
+            if key not in data:
+                raise UserError(f"unknown setting '{key}'")
+            if value != data[key] and key not in self.RESUMABLE:
+                flag = "--" + key.replace("_", "-")
+                raise UserError(
+                    f"{flag} {value} differs from the run's saved {data[key]}: --resume continues a run "
+                    f"as it was (only {', '.join('--' + k.replace('_', '-') for k in self.RESUMABLE)} may "
+                    "change); drop the flag or start a new run"
+                )
+            data[key] = value
+        return type(self).from_dict(data).validate()
+
+
 @dataclass
-class TextgenConfig:
+class TextgenConfig(RunConfig):
     # data
     corpus: str = "sotu"
     level: str = "char"  # char | word
@@ -43,66 +107,15 @@ class TextgenConfig:
     temperatures: list[float] = field(default_factory=lambda: [0.2, 0.5, 1.0, 1.2])
     task: str = "textgen"
 
-    # What --resume may change: the rest would silently change the run it continues.
+    TASK = "textgen"
     RESUMABLE = ("epochs", "sample_length", "temperatures")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TextgenConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise UserError(f"config has unknown settings {unknown}: it was written by another tool or version")
-        if data.get("task", "textgen") != "textgen":
-            raise UserError(f"this run folder holds a '{data['task']}' run, not a textgen run")
-        return cls(**data)
-
     def validate(self) -> "TextgenConfig":
-        positive = {
-            "units": self.units, "layers": self.layers, "embedding_dim": self.embedding_dim,
-            "seq_len": self.seq_len, "batch_size": self.batch_size, "epochs": self.epochs,
-            "sample_length": self.sample_length,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise UserError(f"--{name.replace('_', '-')} {value} is too small: use 1 or more")
-        for name in ("steps_per_epoch", "val_steps", "max_vocab"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UserError(f"--{name.replace('_', '-')} {value} is too small: use 1 or more")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"--dropout {self.dropout} is out of range: use a number in [0, 1)")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise UserError(f"--learning-rate {self.learning_rate} is not above 0")
-        if not (self.clipnorm >= 0 and math.isfinite(self.clipnorm)):
-            raise UserError(f"--clipnorm {self.clipnorm} is negative: use 0 (off) or a positive norm")
+        self.check_positive("units", "layers", "embedding_dim", "seq_len", "batch_size", "epochs",
+                            "sample_length", optional=("steps_per_epoch", "val_steps", "max_vocab"))
+        self.check_model_and_optimizer()
         if not 0.0 < self.lr_decay <= 1.0:
             raise UserError(f"--lr-decay {self.lr_decay} is out of range: use a number in (0, 1]")
         if any(not (t > 0 and math.isfinite(t)) for t in self.temperatures):
             raise UserError(f"temperatures {self.temperatures} must all be above 0")
-        from rnn_tf.models.cells import cell_spec
-        from rnn_tf.vocab import LEVELS
-
-        cell_spec(self.cell)
-        if self.level not in LEVELS:
-            raise UserError(f"unknown --level '{self.level}': use one of {', '.join(LEVELS)}")
         return self
-
-    def resumed_with(self, overrides: dict) -> "TextgenConfig":
-        """This (saved) config with ``overrides`` from a ``--resume`` command line; changing a setting
-        outside ``RESUMABLE`` is an error, since it would silently change the run being continued."""
-        data = self.to_dict()
-        for key, value in overrides.items():
-            if key not in data:
-                raise UserError(f"unknown setting '{key}'")
-            if value != data[key] and key not in self.RESUMABLE:
-                flag = "--" + key.replace("_", "-")
-                raise UserError(
-                    f"{flag} {value} differs from the run's saved {data[key]}: --resume continues a run "
-                    f"as it was (only {', '.join('--' + k.replace('_', '-') for k in self.RESUMABLE)} may "
-                    "change); drop the flag or start a new run"
-                )
-            data[key] = value
-        return TextgenConfig.from_dict(data).validate()

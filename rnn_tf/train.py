@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from rnn_tf.callbacks import RunCheckpoint, SampleText
+from rnn_tf.callbacks import RunCheckpoint, SampleText, language_model_columns
 from rnn_tf.config import TextgenConfig
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
 from rnn_tf.datasets import language_model_dataset, lm_windows
@@ -69,8 +69,8 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) ->
     return TextgenData(vocab, train_ids, val_ids, prime)
 
 
-class RMSprop(keras.optimizers.RMSprop):
-    """RMSprop with the embedding's sparse gradient made dense before the update.
+class DenseGradients:
+    """Optimizer mixin: the embedding's sparse gradient is made dense before the update.
 
     Keras's sparse path fails with an index error instead of producing NaN once a diverging
     run's gradients stop being finite, which would keep ``TerminateOnNaN`` from stopping it cleanly.
@@ -82,6 +82,14 @@ class RMSprop(keras.optimizers.RMSprop):
 
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         return super().apply(grads, trainable_variables)
+
+
+class RMSprop(DenseGradients, keras.optimizers.RMSprop):
+    pass
+
+
+class Adam(DenseGradients, keras.optimizers.Adam):
+    pass
 
 
 def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None = None) -> LanguageModel:
@@ -132,30 +140,13 @@ def train_textgen(
     """
     stream = stream or sys.stdout
     run = RunDir(run_dir)
-    settings = {k: v for k, v in (settings or {}).items() if v is not None}
-    if resume and overwrite:
-        raise UserError("--resume and --overwrite contradict each other: pass one of them")
+    cfg, state, initial_epoch = open_run(run, TextgenConfig, settings, resume, overwrite)
     if resume:
-        cfg = TextgenConfig.from_dict(run.read_config()).resumed_with(settings)
-        state = run.read_state()
-        initial_epoch = int(state["epoch"])
-        if initial_epoch < 1:
-            raise UserError(f"run '{run_dir}' has no completed epoch to resume: start it again with --overwrite")
-        if cfg.epochs <= initial_epoch:
-            raise UserError(
-                f"run '{run_dir}' has already trained {initial_epoch} epochs: pass --epochs N with N above "
-                f"{initial_epoch} to train further"
-            )
         data = prepare_textgen_data(cfg, Vocabulary.load(run.vocab))
     else:
-        cfg = TextgenConfig(**settings).validate()
-        run.check_new(overwrite)
-        if cfg.seed is None:
-            cfg.seed = secrets.randbelow(2**31)
         data = prepare_textgen_data(cfg)
         if cfg.prime is None:
             cfg.prime = data.default_prime
-        state, initial_epoch = {"best_val_loss": None, "best_epoch": None}, 0
 
     steps = steps_for(cfg, len(data.train_ids))
     # Seeds Python, NumPy and TensorFlow: weight initialisation (and dropout) follow from cfg.seed.
@@ -163,12 +154,7 @@ def train_textgen(
     lm = build_model(cfg, len(data.vocab), steps)
 
     if resume:
-        weights = run.checkpoint(initial_epoch)
-        lm.training.optimizer.build(lm.training.trainable_variables)  # so the optimizer state loads too
-        load_weights(lm.training, weights)
-        run.truncate_history(initial_epoch)
-        print(f"resuming '{run_dir}' after epoch {initial_epoch} (optimizer step "
-              f"{int(lm.training.optimizer.iterations.numpy())})", file=stream)
+        restore_checkpoint(run, lm.training, initial_epoch, stream)
     else:
         run.prepare_new(overwrite)
         run.write_json(run.config, cfg.to_dict())
@@ -184,7 +170,8 @@ def train_textgen(
         val_ds = language_model_dataset(
             data.val_ids, cfg.seq_len, cfg.batch_size, shuffle=False, repeat=False
         )
-    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream)
+    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
+                               columns=language_model_columns)
     sampler = Sampler(lm, data.vocab)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
@@ -214,6 +201,44 @@ def train_textgen(
         run_dir, cfg, int(final["epoch"]), final.get("best_epoch"), final.get("best_val_loss"),
         checkpoint.stopped_on_nan, run.read_history(),
     )
+
+
+def open_run(run: RunDir, config_cls, settings: dict | None, resume: bool, overwrite: bool):
+    """Check that a run may start (or resume) in ``run``; returns (config, state, epochs done).
+
+    New run: the config is ``settings`` over the defaults, with a random seed when none is given.
+    Resume: the saved config, where ``settings`` may only change ``config_cls.RESUMABLE``.
+    Writes nothing, so a refusal leaves the folder as it was.
+    """
+    settings = {k: v for k, v in (settings or {}).items() if v is not None}
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other: pass one of them")
+    if not resume:
+        cfg = config_cls(**settings).validate()
+        run.check_new(overwrite)
+        if cfg.seed is None:
+            cfg.seed = secrets.randbelow(2**31)
+        return cfg, {"best_val_loss": None, "best_epoch": None}, 0
+    cfg = config_cls.from_dict(run.read_config()).resumed_with(settings)
+    state = run.read_state()
+    done = int(state["epoch"])
+    if done < 1:
+        raise UserError(f"run '{run.path}' has no completed epoch to resume: start it again with --overwrite")
+    if cfg.epochs <= done:
+        raise UserError(
+            f"run '{run.path}' has already trained {done} epochs: pass --epochs N with N above {done} "
+            "to train further"
+        )
+    return cfg, state, done
+
+
+def restore_checkpoint(run: RunDir, model: keras.Model, epoch: int, stream=None) -> None:
+    """Load weights *and optimizer state* of ``epoch`` and drop any history written after it."""
+    model.optimizer.build(model.trainable_variables)  # without this the optimizer state is not loaded
+    load_weights(model, run.checkpoint(epoch))
+    run.truncate_history(epoch)
+    print(f"resuming '{run.path}' after epoch {epoch} (optimizer step "
+          f"{int(model.optimizer.iterations.numpy())})", file=stream or sys.stdout)
 
 
 def load_weights(model: keras.Model, path: str) -> None:
