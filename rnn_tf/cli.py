@@ -14,11 +14,12 @@ import time
 import warnings
 
 from rnn_tf import __version__
-from rnn_tf.config import TextgenConfig
+from rnn_tf.config import ClassifyConfig, TextgenConfig
 from rnn_tf.errors import UserError
 
 CELL_NAMES = ("lstm", "gru", "simple_rnn", "irnn")  # kept in step with models.cells.CELLS by a test
 D = TextgenConfig()  # defaults shown in --help
+C = ClassifyConfig()
 
 
 # --- textgen train -----------------------------------------------------------------------------
@@ -59,10 +60,7 @@ def add_textgen_train(sub) -> None:
 def run_textgen_train(args) -> int:
     from rnn_tf.train import train_textgen
 
-    if args.run_dir is None:
-        if args.resume:
-            raise UserError("--resume needs --run-dir: the run folder to continue")
-        args.run_dir = os.path.join("runs", time.strftime("textgen-%Y%m%d-%H%M%S"))
+    _run_dir(args, "textgen")
     fields = set(TextgenConfig.__dataclass_fields__)
     settings = {k: v for k, v in vars(args).items() if k in fields}
     result = train_textgen(args.run_dir, settings, resume=args.resume, overwrite=args.overwrite,
@@ -144,6 +142,127 @@ def run_textgen_evaluate(args) -> int:
     return 0
 
 
+# --- classify train ----------------------------------------------------------------------------
+def add_classify_train(sub) -> None:
+    p = sub.add_parser("train", help="train (or resume) a text classifier",
+                       description="Train a many-to-one classifier (RNN, CNN or bag-of-words) on labelled "
+                                   "texts; the best epoch is scored on a held-out test split.")
+    p.add_argument("--data", help="a .csv/.tsv file, a folder per class (or aclImdb's train/ test/), "
+                                  "nltk:movie_reviews|sentence_polarity|subjectivity|names, or keras:imdb")
+    p.add_argument("--text-column", help=f"CSV/TSV text column (default: {C.text_column})")
+    p.add_argument("--label-column", help=f"CSV/TSV label column (default: {C.label_column})")
+    p.add_argument("--model", choices=("rnn", "cnn", "bow"), help=f"model family (default: {C.model})")
+    p.add_argument("--cell", choices=CELL_NAMES, help=f"recurrent cell (default: {C.cell})")
+    p.add_argument("--bidirectional", action="store_true", default=None, help="read the text both ways")
+    p.add_argument("--layers", type=int, help=f"recurrent layers (default: {C.layers})")
+    p.add_argument("--units", type=int, help=f"units per layer / MLP hidden units (default: {C.units})")
+    p.add_argument("--pooling", choices=("last", "mean", "max", "attention"),
+                   help=f"how the sequence is summarised (default: {C.pooling})")
+    p.add_argument("--level", choices=("word", "char"), help=f"tokens are words or characters (default: {C.level})")
+    p.add_argument("--no-lowercase", dest="lowercase", action="store_false", default=None,
+                   help="keep case (default: texts are lower-cased)")
+    p.add_argument("--max-tokens", type=int, help=f"vocabulary size (default: {C.max_tokens})")
+    p.add_argument("--max-length", type=int, help=f"tokens kept per text (default: {C.max_length})")
+    p.add_argument("--embedding-dim", type=int, help=f"embedding size (default: {C.embedding_dim})")
+    p.add_argument("--dropout", type=float, help=f"dropout (default: {C.dropout})")
+    p.add_argument("--filters", type=int, help=f"cnn: filters per width (default: {C.filters})")
+    p.add_argument("--kernel-sizes", type=int, nargs="+", help="cnn: convolution widths (default: 3 4 5)")
+    p.add_argument("--bow-head", choices=("logistic", "mlp"), help=f"bow: classifier head (default: {C.bow_head})")
+    p.add_argument("--bow-weighting", choices=("tfidf", "count", "binary"),
+                   help=f"bow: design-matrix entries (default: {C.bow_weighting})")
+    p.add_argument("--batch-size", type=int, help=f"texts per batch (default: {C.batch_size})")
+    p.add_argument("--epochs", type=int, help=f"train until this epoch (default: {C.epochs})")
+    p.add_argument("--learning-rate", type=float, help=f"Adam learning rate (default: {C.learning_rate})")
+    p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {C.clipnorm})")
+    p.add_argument("--test-fraction", type=float, help=f"stratified test share (default: {C.test_fraction})")
+    p.add_argument("--val-fraction", type=float, help=f"stratified validation share (default: {C.val_fraction})")
+    p.add_argument("--folds", type=int, help="k-fold cross-validation instead of one test split")
+    p.add_argument("--run-dir", help="run folder (default: runs/classify-DATE-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    p.add_argument("--seed", type=int, help="seed for the split, weights and data order (default: random, saved)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run_classify_train)
+
+
+def run_classify_train(args) -> int:
+    from rnn_tf.classify import train_classifier
+
+    run_dir = _run_dir(args, "classify")
+    settings = {k: v for k, v in vars(args).items() if k in ClassifyConfig.__dataclass_fields__}
+    result = train_classifier(run_dir, settings, resume=args.resume, overwrite=args.overwrite,
+                              verbose=0 if args.quiet else 1)
+    print(f"done: {run_dir}; predict with: rnn-tf classify predict --run-dir "
+          f"{run_dir}{'/fold-1' if result.config.folds else ''} \"TEXT\"")
+    return 0
+
+
+# --- classify evaluate -------------------------------------------------------------------------
+def add_classify_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="accuracy, macro-F1 and per-class figures",
+                       description="Score a classifier on its own test split, or on other labelled data.")
+    add_run_arguments(p, "classify train")
+    p.add_argument("--data", help="score on this data instead (its test part if it has one)")
+    p.add_argument("--confusion", help="also save the confusion matrix as this PNG")
+    p.add_argument("--json", action="store_true", help="print one JSON object (accuracy, macro_f1, per_class)")
+    p.set_defaults(handler=run_classify_evaluate)
+
+
+def run_classify_evaluate(args) -> int:
+    from rnn_tf.classify import evaluate_classifier
+    from rnn_tf.metrics import format_report, save_confusion_png
+
+    report = evaluate_classifier(args.run_dir, args.weights, args.data)
+    if "folds" in report:
+        if args.json:
+            print(json.dumps(report))
+        else:
+            print(f"{len(report['folds'])}-fold cross-validation: accuracy {report['accuracy_mean']:.4f} ± "
+                  f"{report['accuracy_std']:.4f}, macro-F1 {report['macro_f1_mean']:.4f} ± {report['macro_f1_std']:.4f}")
+        return 0
+    if args.confusion:
+        save_confusion_png(args.confusion, report["confusion"], list(report["per_class"]), report["source"])
+    print(json.dumps(report) if args.json else f"{report['source']}:\n{format_report(report)}")
+    return 0
+
+
+# --- classify predict --------------------------------------------------------------------------
+def add_classify_predict(sub) -> None:
+    p = sub.add_parser("predict", help="label new texts",
+                       description="Label texts given as arguments, one per line of --file, or one per line "
+                                   "on standard input. Prints label, probability and text, tab-separated.")
+    add_run_arguments(p, "classify train")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
+    p.add_argument("--file", help="a UTF-8 file with one text per line")
+    p.add_argument("--json", action="store_true", help="one JSON object per line, with every class's probability")
+    p.set_defaults(handler=run_classify_predict)
+
+
+def run_classify_predict(args) -> int:
+    from rnn_tf.classify import predict
+
+    texts = list(args.texts)
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                texts += f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read --file '{args.file}': {exc}") from None
+    elif not texts and not sys.stdin.isatty():
+        texts = sys.stdin.read().splitlines()
+    for r in predict(args.run_dir, texts, args.weights):
+        print(json.dumps(r, ensure_ascii=False) if args.json else f"{r['label']}\t{r['probability']:.4f}\t{r['text']}")
+    return 0
+
+
+def _run_dir(args, task: str) -> str:
+    if args.run_dir is None:
+        if args.resume:
+            raise UserError("--resume needs --run-dir: the run folder to continue")
+        args.run_dir = os.path.join("runs", time.strftime(f"{task}-%Y%m%d-%H%M%S"))
+    return args.run_dir
+
+
 # --- root --------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad flag in one line (and exit code 2), like every other user error."""
@@ -160,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Text generation: train, generate, evaluate.")
     commands = textgen.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_textgen_train, add_textgen_generate, add_textgen_evaluate):
+        add(commands)
+    classify = tasks.add_parser("classify", help="many-to-one text classification",
+                                description="Text classification: train, evaluate, predict.")
+    commands = classify.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_classify_train, add_classify_evaluate, add_classify_predict):
         add(commands)
     return parser
 

@@ -119,3 +119,66 @@ class TextgenConfig(RunConfig):
         if any(not (t > 0 and math.isfinite(t)) for t in self.temperatures):
             raise UserError(f"temperatures {self.temperatures} must all be above 0")
         return self
+
+
+@dataclass
+class ClassifyConfig(RunConfig):
+    # data
+    data: str | None = None  # CSV/TSV file, folder per class, nltk:NAME or keras:imdb
+    text_column: str = "text"
+    label_column: str = "label"
+    level: str = "word"  # word | char
+    lowercase: bool = True
+    max_tokens: int | None = 20000  # vocabulary size (most frequent tokens)
+    max_length: int = 400  # tokens kept per text (the start); longer texts are cut
+    test_fraction: float = 0.1  # stratified, seeded; unused when the data has its own test split
+    val_fraction: float = 0.1  # of the rest, for choosing the best epoch
+    folds: int | None = None  # k-fold cross-validation instead of one test split
+    fold: int | None = None  # set in the run folder of one fold
+    # model (the arguments of models.classifier.build_classifier)
+    model: str = "rnn"  # rnn | cnn | bow
+    cell: str = "lstm"
+    bidirectional: bool = False
+    layers: int = 1
+    units: int = 64
+    embedding_dim: int = 64
+    pooling: str = "last"  # last | mean | max | attention
+    dropout: float = 0.3
+    filters: int = 100  # cnn: filters per width
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
+    bow_head: str = "logistic"  # logistic | mlp
+    bow_weighting: str = "tfidf"  # tfidf | count | binary
+    # training
+    batch_size: int = 32
+    epochs: int = 5
+    learning_rate: float = 1e-3  # Adam
+    clipnorm: float = 5.0
+    seed: int | None = None
+    labels: list[str] | None = None  # the label of each class id, set from the training data
+    task: str = "classify"
+
+    TASK = "classify"
+    RESUMABLE = ("epochs",)
+
+    def validate(self) -> "ClassifyConfig":
+        from rnn_tf.models.classifier import BOW_HEADS, MODELS
+        from rnn_tf.models.layers import POOLINGS
+
+        if not self.data:
+            raise UserError("no data given: pass --data with a CSV/TSV file, a folder per class or nltk:NAME")
+        self.check_positive("layers", "units", "embedding_dim", "max_length", "batch_size", "epochs",
+                            "filters", optional=("max_tokens", "folds"))
+        self.check_model_and_optimizer()
+        for name, value, choices in (("model", self.model, MODELS), ("pooling", self.pooling, POOLINGS),
+                                     ("bow-head", self.bow_head, BOW_HEADS),
+                                     ("bow-weighting", self.bow_weighting, ("tfidf", "count", "binary"))):
+            if value not in choices:
+                raise UserError(f"unknown --{name} '{value}': use one of {', '.join(choices)}")
+        if self.folds is not None and self.folds < 2:
+            raise UserError(f"--folds {self.folds} is too few: use 2 or more (or leave it out)")
+        for name in ("test_fraction", "val_fraction"):
+            if not 0.0 < getattr(self, name) < 0.5:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range: use (0, 0.5)")
+        if not self.kernel_sizes or min(self.kernel_sizes) < 1:
+            raise UserError(f"--kernel-sizes {self.kernel_sizes} must be one or more widths of 1 or more")
+        return self

@@ -65,22 +65,64 @@ def language_model_dataset(
         return ds.map(split_window).prefetch(tf.data.AUTOTUNE)
 
     table = tf.constant(windows)  # one contiguous copy of the ids, ~4 bytes per token
-    n = tf.constant(len(windows), tf.int64)
-    seed = tf.constant(seed, tf.int64)
+    positions = index_stream(len(windows), batch_size, seed, start_step, shuffle)
+    return positions.map(lambda pos: split_window(tf.gather(table, pos)),
+                         num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def index_stream(n: int, batch_size: int, seed: int, start_step: int = 0, shuffle: bool = True) -> tf.data.Dataset:
+    """An endless stream of index batches into ``n`` items; batch ``k`` depends only on (seed, k).
+
+    Pass ``p`` over the items visits them in the pseudorandom order ``index_shuffle(seed, p)``, so a
+    stream restarted at ``start_step`` yields exactly the batches the original would have from there.
+    """
+    n_items = tf.constant(n, tf.int64)
+    seed_t = tf.constant(seed, tf.int64)
 
     def batch_at(step):
         sample = step * batch_size + tf.range(batch_size, dtype=tf.int64)
-        position, epoch_pass = sample % n, sample // n
+        position, epoch_pass = sample % n_items, sample // n_items
         if shuffle:
-            seeds = tf.stack([tf.fill([batch_size], seed), epoch_pass, tf.zeros_like(epoch_pass)], axis=1)
+            seeds = tf.stack([tf.fill([batch_size], seed_t), epoch_pass, tf.zeros_like(epoch_pass)], axis=1)
             # The raw op: tf.random.experimental.index_shuffle mis-pads batched [n, 3] seeds.
             position = tf.raw_ops.RandomIndexShuffle(
-                index=position, seed=seeds, max_index=tf.fill([batch_size], n - 1), rounds=4
+                index=position, seed=seeds, max_index=tf.fill([batch_size], n_items - 1), rounds=4
             )
-        return split_window(tf.gather(table, position))
+        return position
 
-    ds = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
-    return ds.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return tf.data.Dataset.range(start_step, np.iinfo(np.int64).max).map(batch_at)
+
+
+def pad_sequences(sequences: list[np.ndarray], max_length: int) -> np.ndarray:
+    """Right-padded (post-padded) int32 matrix, each sequence cut to its first ``max_length`` ids.
+    Right padding is what masked LSTM/GRU layers need to keep their cuDNN kernels on a GPU."""
+    out = np.zeros((len(sequences), max_length), dtype=np.int32)
+    for i, seq in enumerate(sequences):
+        seq = seq[:max_length]
+        out[i, : len(seq)] = seq
+    return out
+
+
+def _trim(x):
+    """Drop the padding columns that no row of the batch uses: RNNs then run no needless steps."""
+    length = tf.reduce_max(tf.reduce_sum(tf.cast(x != PAD_ID, tf.int32), axis=1))
+    return x[:, : tf.maximum(length, 1)]
+
+
+def classification_dataset(
+    x: np.ndarray, y: np.ndarray, batch_size: int, *, train: bool = True, seed: int = 0, start_step: int = 0
+) -> tf.data.Dataset:
+    """Batches of (padded ids, label ids). Training: the endless, resumable shuffled stream of
+    ``index_stream``; otherwise every example once, in order. Each batch is trimmed to its longest text."""
+    if batch_size < 1:
+        raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
+    if not train:
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+        return ds.map(lambda a, b: (_trim(a), b)).prefetch(tf.data.AUTOTUNE)
+    tx, ty = tf.constant(x), tf.constant(y)
+    ds = index_stream(len(x), batch_size, seed, start_step)
+    return ds.map(lambda pos: (_trim(tf.gather(tx, pos)), tf.gather(ty, pos)),
+                  num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_dataset(ids: np.ndarray, seq_len: int, batch_size: int) -> tf.data.Dataset:

@@ -155,6 +155,7 @@ def train_textgen(
 
     if resume:
         restore_checkpoint(run, lm.training, initial_epoch, stream)
+        run.write_json(run.config, cfg.to_dict())  # the new --epochs (and sample settings)
     else:
         run.prepare_new(overwrite)
         run.write_json(run.config, cfg.to_dict())

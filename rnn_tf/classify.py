@@ -1,0 +1,265 @@
+"""Text classification: labelled data -> vocabulary -> padded ids -> classifier -> run folder -> report.
+
+``train_classifier`` trains one run on a seeded, stratified train / validation / test split, or with
+``folds`` one run per fold (``fold-1/`` ... in the run folder) and the mean and spread of their test
+scores. After training, the best epoch (by validation loss) is scored on the test split: accuracy,
+macro-F1, per-class figures (``metrics.json``) and a confusion matrix (``confusion.png``).
+Runs resume like text generation runs; the split is saved (``split.json``), so evaluation later
+scores exactly the same test examples.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from rnn_tf.callbacks import RunCheckpoint
+from rnn_tf.config import ClassifyConfig
+from rnn_tf.corpora import Example, LabelledData, load_labelled, stratified_folds, stratified_split
+from rnn_tf.datasets import classification_dataset, pad_sequences
+from rnn_tf.errors import UserError
+from rnn_tf.metrics import classification_report, format_report, save_confusion_png
+from rnn_tf.models.classifier import build_classifier
+from rnn_tf.runs import RunDir
+from rnn_tf.train import Adam, load_weights, open_run, restore_checkpoint
+from rnn_tf.vocab import Vocabulary
+
+
+@dataclass
+class ClassifyResult:
+    run_dir: str
+    config: ClassifyConfig
+    report: dict  # test metrics; for k folds: {"folds": [...], "accuracy_mean": ..., ...}
+
+
+def texts_of(examples: list[Example], cfg: ClassifyConfig) -> list[str]:
+    return [ex.text.lower() if cfg.lowercase else ex.text for ex in examples]
+
+
+def encode(vocab: Vocabulary, examples: list[Example], cfg: ClassifyConfig) -> np.ndarray:
+    return pad_sequences([vocab.encode(t) for t in texts_of(examples, cfg)], cfg.max_length)
+
+
+def label_ids(examples: list[Example], labels: list[str], source: str) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({ex.label for ex in examples} - set(index))
+    if unknown:
+        raise UserError(f"{source} has labels the run never saw in training ({', '.join(map(repr, unknown[:5]))}); "
+                        f"its labels are {', '.join(labels)}")
+    return np.array([index[ex.label] for ex in examples], dtype=np.int32)
+
+
+def make_splits(data: LabelledData, cfg: ClassifyConfig) -> list[dict]:
+    """One split ({"train", "val", "test"} index lists) per run: one, or one per fold. Indices refer
+    to ``data.examples``; ``"test_source": "test"`` means the data's own test part, taken whole."""
+    labels = [ex.label for ex in data.examples]
+    if cfg.folds:
+        if data.test is not None:
+            raise UserError("this data has its own test split: drop --folds, or point --data at its train part")
+        if min(labels.count(l) for l in set(labels)) < cfg.folds:
+            raise UserError(f"a class has fewer examples than --folds {cfg.folds}: use fewer folds")
+        folds = stratified_folds(labels, cfg.folds, cfg.seed)
+        splits = []
+        for k, test in enumerate(folds):
+            rest = sorted(set(range(len(labels))) - set(test))
+            val, train = stratified_split([labels[i] for i in rest], (cfg.val_fraction,), cfg.seed + k)
+            splits.append({"train": [rest[i] for i in train], "val": [rest[i] for i in val], "test": test})
+        return splits
+    if data.test is not None:
+        val, train = stratified_split(labels, (cfg.val_fraction,), cfg.seed)
+        return [{"train": train, "val": val, "test": list(range(len(data.test))), "test_source": "test"}]
+    test, val, train = stratified_split(labels, (cfg.test_fraction, cfg.val_fraction), cfg.seed)
+    if not train or not val or not test:
+        raise UserError(f"'{cfg.data}' has too few examples ({len(labels)}) for a train/validation/test split")
+    return [{"train": train, "val": val, "test": test}]
+
+
+def split_examples(data: LabelledData, split: dict) -> tuple[list[Example], list[Example], list[Example]]:
+    pick = lambda idx, pool: [pool[i] for i in idx]  # noqa: E731
+    test_pool = data.test if split.get("test_source") == "test" else data.examples
+    if max(split["train"] + split["val"], default=-1) >= len(data.examples) or \
+            max(split["test"], default=-1) >= len(test_pool):
+        raise UserError("the data has changed since this run was trained (split.json no longer fits it): "
+                        "evaluate with --data, or train a new run")
+    return pick(split["train"], data.examples), pick(split["val"], data.examples), pick(split["test"], test_pool)
+
+
+def build_model(cfg: ClassifyConfig, vocab_size: int) -> keras.Model:
+    model = build_classifier(
+        vocab_size, len(cfg.labels), cfg.model, cfg.cell, cfg.units, cfg.layers, cfg.bidirectional,
+        cfg.pooling, cfg.embedding_dim, cfg.dropout, cfg.filters, tuple(cfg.kernel_sizes), cfg.bow_head,
+        cfg.bow_weighting,
+    )
+    model.compile(
+        optimizer=Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm or None),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train_classifier(run_dir: str, settings: dict | None = None, *, resume: bool = False,
+                     overwrite: bool = False, verbose: int = 1, stream=None) -> ClassifyResult:
+    """Train (or resume) a classifier run; with ``folds``, one run per fold below ``run_dir``."""
+    stream = stream or sys.stdout
+    run = RunDir(run_dir)
+    if resume and ClassifyConfig.from_dict(run.read_config()).folds:
+        # each fold keeps its own epoch count, checked fold by fold below
+        cfg, state, done = ClassifyConfig.from_dict(run.read_config()).resumed_with(settings), {}, 0
+    else:
+        cfg, state, done = open_run(run, ClassifyConfig, settings, resume, overwrite)
+    data = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
+    if resume:
+        run.write_json(run.config, cfg.to_dict())  # the new --epochs
+        splits = [run.read_json(os.path.join(run_dir, f"fold-{k}", "split.json")) for k in range(1, cfg.folds + 1)] \
+            if cfg.folds else [run.read_json(os.path.join(run_dir, "split.json"))]
+    else:
+        cfg.labels = sorted({ex.label for ex in data.examples})
+        splits = make_splits(data, cfg)
+        run.prepare_new(overwrite)
+        run.write_json(run.config, cfg.to_dict())
+    if not cfg.folds:
+        report = _train_one(run, cfg, data, splits[0], state, done, resume, verbose, stream)
+        return ClassifyResult(run_dir, cfg, report)
+
+    reports = []
+    for k, split in enumerate(splits, start=1):
+        fold_run = RunDir(os.path.join(run_dir, f"fold-{k}"))
+        fold_cfg = ClassifyConfig.from_dict({**cfg.to_dict(), "folds": None, "fold": k})
+        fold_state = fold_run.read_state() if resume and fold_run.exists() else {}
+        fold_done = int(fold_state.get("epoch", 0))
+        print(f"--- fold {k} of {cfg.folds}", file=stream, flush=True)
+        if fold_done >= cfg.epochs and os.path.isfile(os.path.join(fold_run.path, "metrics.json")):
+            reports.append(fold_run.read_json(os.path.join(fold_run.path, "metrics.json")))
+            continue
+        fold_resume = fold_done > 0
+        if not fold_resume:
+            fold_run.prepare_new(overwrite=True)  # an unfinished first epoch leaves nothing to keep
+        fold_run.write_json(fold_run.config, fold_cfg.to_dict())
+        reports.append(_train_one(fold_run, fold_cfg, data, split, fold_state, fold_done, fold_resume, verbose, stream))
+    summary = fold_summary(reports)
+    run.write_json(os.path.join(run_dir, "folds.json"), summary)
+    print(f"{cfg.folds}-fold cross-validation: accuracy {summary['accuracy_mean']:.4f} ± "
+          f"{summary['accuracy_std']:.4f}, macro-F1 {summary['macro_f1_mean']:.4f} ± {summary['macro_f1_std']:.4f}",
+          file=stream, flush=True)
+    return ClassifyResult(run_dir, cfg, summary)
+
+
+def fold_summary(reports: list[dict]) -> dict:
+    acc = np.array([r["accuracy"] for r in reports])
+    f1 = np.array([r["macro_f1"] for r in reports])
+    return {"folds": reports, "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)),
+            "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1))}
+
+
+def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict, state: dict,
+               done: int, resume: bool, verbose: int, stream) -> dict:
+    train, val, test = split_examples(data, split)
+    if resume:
+        vocab = Vocabulary.load(run.vocab)
+    else:
+        vocab = Vocabulary.build(texts_of(train, cfg), cfg.level, cfg.max_tokens)
+    x_train, x_val = encode(vocab, train, cfg), encode(vocab, val, cfg)
+    y_train = label_ids(train, cfg.labels, "the training data")
+    y_val = label_ids(val, cfg.labels, "the validation data")
+
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_model(cfg, len(vocab))
+    if cfg.model == "bow":
+        model.get_layer("bag_of_words").adapt(x_train)
+    if resume:
+        restore_checkpoint(run, model, done, stream)
+    else:
+        vocab.save(run.vocab)
+        run.write_json(os.path.join(run.path, "split.json"), split)
+
+    steps = math.ceil(len(x_train) / cfg.batch_size)
+    start_step = int(model.optimizer.iterations.numpy())
+    train_ds = classification_dataset(x_train, y_train, cfg.batch_size, seed=cfg.seed, start_step=start_step)
+    val_ds = classification_dataset(x_val, y_val, cfg.batch_size, train=False)
+    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream)
+    print(f"training {model.name} on {cfg.data}: {len(train)} training, {len(val)} validation, {len(test)} test "
+          f"examples, {len(cfg.labels)} classes, vocabulary {len(vocab)}, epochs {done + 1}..{cfg.epochs}, "
+          f"run folder '{run.path}'", file=stream, flush=True)
+    if done < cfg.epochs:
+        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps, validation_data=val_ds,
+                  callbacks=[keras.callbacks.TerminateOnNaN(), checkpoint], verbose=verbose, shuffle=False)
+    if checkpoint.stopped_on_nan and not os.path.isfile(run.best_weights):
+        raise UserError("training diverged before any epoch was saved: lower --learning-rate and start again")
+    load_weights(model, run.weights("best"))
+    report = score(model, vocab, cfg, test, f"the test split of {cfg.data}")
+    write_report(run, report, cfg.labels, stream)
+    return report
+
+
+def score(model: keras.Model, vocab: Vocabulary, cfg: ClassifyConfig, examples: list[Example], source: str) -> dict:
+    y = label_ids(examples, cfg.labels, source)
+    probs = predict_probabilities(model, vocab, cfg, examples)
+    report = classification_report(y, probs.argmax(axis=1), cfg.labels)
+    report["source"] = source
+    return report
+
+
+def predict_probabilities(model, vocab, cfg, examples: list[Example], batch_size: int = 128) -> np.ndarray:
+    x = encode(vocab, examples, cfg)
+    ds = classification_dataset(x, np.zeros(len(x), np.int32), batch_size, train=False).map(lambda a, b: a)
+    return model.predict(ds, verbose=0)
+
+
+def write_report(run: RunDir, report: dict, labels: list[str], stream=None) -> None:
+    run.write_json(os.path.join(run.path, "metrics.json"), report)
+    save_confusion_png(os.path.join(run.path, "confusion.png"), report["confusion"], labels,
+                       f"{report['source']}: accuracy {report['accuracy']:.3f}")
+    print(format_report(report), file=stream or sys.stdout, flush=True)
+
+
+def load_classifier_run(run_dir: str, weights: str = "best") -> tuple[ClassifyConfig, Vocabulary, keras.Model]:
+    run = RunDir(run_dir)
+    cfg = ClassifyConfig.from_dict(run.read_config())
+    if cfg.folds:
+        raise UserError(f"'{run_dir}' is a {cfg.folds}-fold run: give one fold's folder, e.g. {run_dir}/fold-1")
+    vocab = Vocabulary.load(run.vocab)
+    model = build_classifier(
+        len(vocab), len(cfg.labels), cfg.model, cfg.cell, cfg.units, cfg.layers, cfg.bidirectional, cfg.pooling,
+        cfg.embedding_dim, cfg.dropout, cfg.filters, tuple(cfg.kernel_sizes), cfg.bow_head, cfg.bow_weighting,
+    )
+    load_weights(model, run.weights(weights))
+    return cfg, vocab, model
+
+
+def evaluate_classifier(run_dir: str, weights: str = "best", data: str | None = None) -> dict:
+    """Scores on the run's own test split, or on ``data`` (its test part if it has one, else all of it).
+    For a k-fold run without ``data``: the saved cross-validation summary."""
+    run = RunDir(run_dir)
+    cfg = ClassifyConfig.from_dict(run.read_config())
+    if cfg.folds and data is None:
+        return run.read_json(os.path.join(run_dir, "folds.json"))
+    cfg, vocab, model = load_classifier_run(run_dir, weights)
+    if data is None:
+        loaded = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
+        _, _, examples = split_examples(loaded, run.read_json(os.path.join(run_dir, "split.json")))
+        source = f"the test split of {cfg.data}"
+    else:
+        loaded = load_labelled(data, cfg.text_column, cfg.label_column)
+        examples = loaded.test if loaded.test is not None else loaded.examples
+        source = data
+    report = score(model, vocab, cfg, examples, source)
+    report["source"] = source
+    return report
+
+
+def predict(run_dir: str, texts: list[str], weights: str = "best") -> list[dict]:
+    """For each text: the predicted label, its probability, and every class's probability."""
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise UserError("no text to classify: give texts as arguments, with --file, or on standard input")
+    cfg, vocab, model = load_classifier_run(run_dir, weights)
+    probs = predict_probabilities(model, vocab, cfg, [Example(t, "") for t in texts])
+    return [{"text": t, "label": cfg.labels[int(p.argmax())], "probability": float(p.max()),
+             "probabilities": {label: float(q) for label, q in zip(cfg.labels, p)}}
+            for t, p in zip(texts, probs)]

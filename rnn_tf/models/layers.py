@@ -1,0 +1,113 @@
+"""Small layers the model factories share. Each round-trips through ``get_config``/``from_config``."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+POOLINGS = ("last", "mean", "max", "attention")
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class MaskedPooling(keras.layers.Layer):
+    """Mean or max over time that ignores padded steps (the mask comes from ``Embedding(mask_zero)``)."""
+
+    def __init__(self, mode: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("mean", "max"):
+            raise ValueError(f"pooling mode must be mean or max, not {mode!r}")
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.mean(inputs, axis=1) if self.mode == "mean" else ops.max(inputs, axis=1)
+        m = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        if self.mode == "mean":
+            return ops.sum(inputs * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+        return ops.max(ops.where(m > 0, inputs, ops.full_like(inputs, -1e9)), axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class AttentionPooling(keras.layers.Layer):
+    """Learned attention over time: score_t = v . tanh(W h_t + b), weights = softmax over the real
+    (unpadded) steps, output = sum_t weight_t h_t. The weights of the last call are kept for plots."""
+
+    def __init__(self, units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.project = keras.layers.Dense(self.units, activation="tanh", name="project")
+        self.project.build(input_shape)
+        self.score = keras.layers.Dense(1, use_bias=False, name="score")
+        self.score.build((*input_shape[:-1], self.units))
+
+    def call(self, inputs, mask=None):
+        scores = ops.squeeze(self.score(self.project(inputs)), -1)
+        if mask is not None:
+            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        weights = ops.softmax(scores, axis=-1)
+        return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class BagOfWords(keras.layers.Layer):
+    """The lectures' design matrix, computed inside the model from the same padded ids as every other
+    model: one column per vocabulary entry, word order thrown away.
+
+    ``weighting``: ``count``, ``binary``, or ``tfidf`` (sublinear tf = 1 + log(count), times
+    idf = log((1 + n) / (1 + df)) + 1, rows L2-normalised). The idf vector is a non-trainable weight,
+    set from the training texts by ``adapt`` and saved with the other weights.
+    """
+
+    def __init__(self, vocab_size: int, weighting: str = "tfidf", **kwargs):
+        super().__init__(**kwargs)
+        if weighting not in ("count", "binary", "tfidf"):
+            raise ValueError(f"weighting must be count, binary or tfidf, not {weighting!r}")
+        self.vocab_size, self.weighting = vocab_size, weighting
+
+    def build(self, input_shape):
+        self.idf = self.add_weight(shape=(self.vocab_size,), initializer="ones", trainable=False, name="idf")
+
+    def adapt(self, ids: np.ndarray) -> None:
+        """Document frequencies from a (documents, length) array of padded ids."""
+        if not self.built:
+            self.build(ids.shape)
+        df = np.zeros(self.vocab_size)
+        for row in ids:
+            df[np.unique(row)] += 1
+        idf = np.log((1 + len(ids)) / (1 + df)) + 1.0
+        idf[0] = 0.0  # padding is not a word
+        self.idf.assign(idf.astype("float32"))
+
+    def call(self, ids):
+        import tensorflow as tf
+
+        # Counts per row without a (batch, length, vocabulary) one-hot tensor.
+        counts = tf.math.bincount(tf.cast(ids, tf.int32), minlength=self.vocab_size,
+                                  maxlength=self.vocab_size, axis=-1, dtype=tf.float32)
+        counts = counts * ops.cast(ops.arange(self.vocab_size) > 0, counts.dtype)  # drop padding
+        if self.weighting == "count":
+            return counts
+        if self.weighting == "binary":
+            return ops.cast(counts > 0, counts.dtype)
+        tf = ops.where(counts > 0, 1.0 + ops.log(ops.maximum(counts, 1.0)), 0.0) * self.idf
+        return tf / ops.maximum(ops.sqrt(ops.sum(tf * tf, axis=-1, keepdims=True)), 1e-12)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "weighting": self.weighting}
