@@ -112,11 +112,25 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.run.write_json(self.run.state, {
             "epoch": number, "step": row["step"],
             "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
+            "rng_states": rng_states(self.model),
         })
         summary = f"epoch {number}: " + ", ".join(
             f"{k} {v:.4f}" for k, v in columns.items() if v is not None
         ) + (" (best so far)" if improved else "")
         print(summary, file=self.stream, flush=True)
+
+
+def rng_variables(model: keras.Model) -> list:
+    """Every random-number generator state in the model (dropout's), in the model's variable order.
+    Their paths are numbered by how many generators the process has made, so order, which the
+    architecture fixes, identifies them."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def rng_states(model: keras.Model) -> list:
+    """``.weights.h5`` does not hold the generators' states; saved beside the epoch, they let a resumed
+    run draw the same dropout masks as a run that never stopped."""
+    return [keras.ops.convert_to_numpy(v).tolist() for v in rng_variables(model)]
 
 
 def save_weights_atomic(model: keras.Model, path: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from rnn_tf.callbacks import RunCheckpoint, SampleText, language_model_columns
+from rnn_tf.callbacks import RunCheckpoint, SampleText, language_model_columns, rng_variables
 from rnn_tf.config import TextgenConfig
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
 from rnn_tf.datasets import language_model_dataset, lm_windows
@@ -237,6 +237,11 @@ def restore_checkpoint(run: RunDir, model: keras.Model, epoch: int, stream=None)
     """Load weights *and optimizer state* of ``epoch`` and drop any history written after it."""
     model.optimizer.build(model.trainable_variables)  # without this the optimizer state is not loaded
     load_weights(model, run.checkpoint(epoch))
+    saved_rng = run.read_state().get("rng_states") or []
+    generators = rng_variables(model)
+    if len(saved_rng) == len(generators):  # dropout's generators continue where they stopped
+        for variable, value in zip(generators, saved_rng):
+            variable.assign(value)
     run.truncate_history(epoch)
     print(f"resuming '{run.path}' after epoch {epoch} (optimizer step "
           f"{int(model.optimizer.iterations.numpy())})", file=stream or sys.stdout)

@@ -47,3 +47,41 @@ def nltk_data():
 # Settings for a model that trains in a blink.
 TINY = dict(units=8, embedding_dim=4, seq_len=16, batch_size=4, steps_per_epoch=3,
             sample_length=10, temperatures=[0.5, 1.0], seed=7, learning_rate=0.01)
+
+
+POS_WORDS = ["good", "great", "fine", "lovely", "superb", "moving"]
+NEG_WORDS = ["bad", "awful", "poor", "dull", "boring", "weak"]
+FILLER = ["the", "film", "was", "a", "plot", "and", "acting", "really", "quite"]
+
+
+def labelled_rows(n: int = 48, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` short (text, label) pairs whose label is given away by its words: learnable in a step."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = rng.sample(FILLER, 4) + rng.sample(POS_WORDS if label == "pos" else NEG_WORDS, 2)
+        rng.shuffle(words)
+        rows.append((" ".join(words), label))
+    return rows
+
+
+def write_csv(path, rows=None, delimiter=",", header=("text", "label")):
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows if rows is not None else labelled_rows())
+    return path
+
+
+@pytest.fixture
+def labelled_csv(tmp_path):
+    return write_csv(tmp_path / "reviews.csv")
+
+
+# Settings for a classifier that trains in a blink.
+TINY_CLASSIFY = dict(units=4, embedding_dim=4, filters=4, batch_size=8, epochs=1, seed=3, max_length=12)

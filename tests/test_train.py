@@ -65,8 +65,8 @@ def test_weights_hold_the_optimizer_state(trained):
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path, corpus_dir):
-    straight = train(tmp_path / "straight", corpus_dir, epochs=3, lr_decay=0.5)
-    train(tmp_path / "stopped", corpus_dir, epochs=1, lr_decay=0.5)
+    straight = train(tmp_path / "straight", corpus_dir, epochs=3, lr_decay=0.5, dropout=0.3, layers=2)
+    train(tmp_path / "stopped", corpus_dir, epochs=1, lr_decay=0.5, dropout=0.3, layers=2)
     resumed = train_textgen(str(tmp_path / "stopped"), {"epochs": 3}, resume=True, verbose=0,
                             stream=open(os.devnull, "w"))
     assert resumed.epochs_done == 3
