@@ -89,12 +89,18 @@ def split_examples(data: LabelledData, split: dict) -> tuple[list[Example], list
     return pick(split["train"], data.examples), pick(split["val"], data.examples), pick(split["test"], test_pool)
 
 
-def build_model(cfg: ClassifyConfig, vocab_size: int) -> keras.Model:
-    model = build_classifier(
+def make_classifier(cfg: ClassifyConfig, vocab_size: int) -> keras.Model:
+    """The factory call for a config: the same model for training, evaluation and prediction."""
+    return build_classifier(
         vocab_size, len(cfg.labels), cfg.model, cfg.cell, cfg.units, cfg.layers, cfg.bidirectional,
         cfg.pooling, cfg.embedding_dim, cfg.dropout, cfg.filters, tuple(cfg.kernel_sizes), cfg.bow_head,
         cfg.bow_weighting,
     )
+
+
+def build_model(cfg: ClassifyConfig, vocab_size: int) -> keras.Model:
+    """``make_classifier`` compiled for training: Adam with global-norm clipping."""
+    model = make_classifier(cfg, vocab_size)
     model.compile(
         optimizer=Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm or None),
         loss="sparse_categorical_crossentropy",
@@ -224,10 +230,7 @@ def load_classifier_run(run_dir: str, weights: str = "best") -> tuple[ClassifyCo
     if cfg.folds:
         raise UserError(f"'{run_dir}' is a {cfg.folds}-fold run: give one fold's folder, e.g. {run_dir}/fold-1")
     vocab = Vocabulary.load(run.vocab)
-    model = build_classifier(
-        len(vocab), len(cfg.labels), cfg.model, cfg.cell, cfg.units, cfg.layers, cfg.bidirectional, cfg.pooling,
-        cfg.embedding_dim, cfg.dropout, cfg.filters, tuple(cfg.kernel_sizes), cfg.bow_head, cfg.bow_weighting,
-    )
+    model = make_classifier(cfg, len(vocab))
     load_weights(model, run.weights(weights))
     return cfg, vocab, model
 

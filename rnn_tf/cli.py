@@ -49,11 +49,7 @@ def add_textgen_train(sub) -> None:
     p.add_argument("--sample-length", type=int, help=f"tokens per epoch sample (default: {D.sample_length})")
     p.add_argument("--temperature", dest="temperatures", type=float, nargs="+",
                    help="temperatures of the epoch samples (default: 0.2 0.5 1.0 1.2)")
-    p.add_argument("--run-dir", help="run folder (default: runs/textgen-DATE-TIME)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last epoch")
-    p.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
-    p.add_argument("--seed", type=int, help="seed for weights, data order and samples (default: random, saved)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_training_run_arguments(p, "textgen", "weights, data order and samples")
     p.set_defaults(handler=run_textgen_train)
 
 
@@ -76,6 +72,15 @@ def run_textgen_train(args) -> int:
     print(f"done: {result.epochs_done} epochs in {args.run_dir}{best}")
     print(f"sample with: rnn-tf textgen generate --run-dir {args.run_dir}")
     return 0
+
+
+def add_training_run_arguments(p, task: str, seeded: str) -> None:
+    """The flags of every train command that say where the run lives and how it starts."""
+    p.add_argument("--run-dir", help=f"run folder (default: runs/{task}-DATE-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last epoch")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    p.add_argument("--seed", type=int, help=f"seed for {seeded} (default: random, saved)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def add_run_arguments(p, trained_by: str) -> None:
@@ -177,11 +182,7 @@ def add_classify_train(sub) -> None:
     p.add_argument("--test-fraction", type=float, help=f"stratified test share (default: {C.test_fraction})")
     p.add_argument("--val-fraction", type=float, help=f"stratified validation share (default: {C.val_fraction})")
     p.add_argument("--folds", type=int, help="k-fold cross-validation instead of one test split")
-    p.add_argument("--run-dir", help="run folder (default: runs/classify-DATE-TIME)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
-    p.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
-    p.add_argument("--seed", type=int, help="seed for the split, weights and data order (default: random, saved)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_training_run_arguments(p, "classify", "the split, weights and data order")
     p.set_defaults(handler=run_classify_train)
 
 
