@@ -220,7 +220,7 @@ def predict_probabilities(model, vocab, cfg, examples: list[Example], batch_size
 def write_report(run: RunDir, report: dict, labels: list[str], stream=None) -> None:
     run.write_json(os.path.join(run.path, "metrics.json"), report)
     save_confusion_png(os.path.join(run.path, "confusion.png"), report["confusion"], labels,
-                       f"{report['source']}: accuracy {report['accuracy']:.3f}")
+                       f"{report['source']}: accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}")
     print(format_report(report), file=stream or sys.stdout, flush=True)
 
 

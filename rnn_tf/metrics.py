@@ -61,7 +61,9 @@ def save_confusion_png(path: str, confusion, labels: list[str], title: str = "")
         for j in range(m.shape[1]):
             ax.text(j, i, str(m[i, j]), ha="center", va="center",
                     color="white" if m[i, j] > m.max() / 2 else "black")
-    ax.set_title(title or "confusion matrix")
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(title or "confusion matrix", 36)), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
