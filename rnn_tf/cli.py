@@ -14,12 +14,13 @@ import time
 import warnings
 
 from rnn_tf import __version__
-from rnn_tf.config import ClassifyConfig, TextgenConfig
+from rnn_tf.config import ClassifyConfig, TextgenConfig, TranslateConfig
 from rnn_tf.errors import UserError
 
 CELL_NAMES = ("lstm", "gru", "simple_rnn", "irnn")  # kept in step with models.cells.CELLS by a test
 D = TextgenConfig()  # defaults shown in --help
 C = ClassifyConfig()
+T = TranslateConfig()
 
 
 # --- textgen train -----------------------------------------------------------------------------
@@ -256,6 +257,107 @@ def run_classify_predict(args) -> int:
     return 0
 
 
+# --- translate train ---------------------------------------------------------------------------
+def add_translate_train(sub) -> None:
+    p = sub.add_parser("train", help="train (or resume) an encoder-decoder translator",
+                       description="Train a sequence-to-sequence model with attention on sentence pairs; "
+                                   "the best epoch is scored (BLEU, chrF) on a held-out test split.")
+    p.add_argument("--pairs", help="english<TAB>translation file (Tatoeba / Anki format)")
+    p.add_argument("--reverse", action="store_true", default=None, help="translate into English instead")
+    p.add_argument("--max-words", type=int, help=f"keep pairs of at most N tokens a side (default: {T.max_words})")
+    p.add_argument("--prefix-filter", action="store_true", default=None,
+                   help="only English sentences starting 'i am', 'he is', ... (the PyTorch tutorial's subset)")
+    p.add_argument("--max-vocab", type=int, help="words per vocabulary (default: all)")
+    p.add_argument("--cell", choices=("gru", "lstm", "simple_rnn"), help=f"recurrent cell (default: {T.cell})")
+    p.add_argument("--attention", choices=("bahdanau", "luong-dot", "luong-general", "none"),
+                   help=f"attention score (default: {T.attention})")
+    p.add_argument("--bidirectional", action="store_true", default=None, help="bidirectional encoder")
+    p.add_argument("--layers", type=int, help=f"encoder and decoder layers (default: {T.layers})")
+    p.add_argument("--units", type=int, help=f"units per layer (default: {T.units})")
+    p.add_argument("--embedding-dim", type=int, help=f"embedding size (default: {T.embedding_dim})")
+    p.add_argument("--dropout", type=float, help=f"dropout before the output layer (default: {T.dropout})")
+    p.add_argument("--batch-size", type=int, help=f"pairs per batch (default: {T.batch_size})")
+    p.add_argument("--epochs", type=int, help=f"train until this epoch (default: {T.epochs})")
+    p.add_argument("--learning-rate", type=float, help=f"Adam learning rate (default: {T.learning_rate})")
+    p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {T.clipnorm})")
+    add_training_run_arguments(p, "translate", "the split, weights and data order")
+    p.set_defaults(handler=run_translate_train)
+
+
+def run_translate_train(args) -> int:
+    from rnn_tf.translate import train_translator
+
+    run_dir = _run_dir(args, "translate")
+    settings = {k: v for k, v in vars(args).items() if k in TranslateConfig.__dataclass_fields__}
+    train_translator(run_dir, settings, resume=args.resume, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    print(f"done: {run_dir}; translate with: rnn-tf translate translate --run-dir {run_dir} \"TEXT\"")
+    return 0
+
+
+def add_decoding_arguments(p) -> None:
+    p.add_argument("--beam-size", type=int, default=1, help="beam search with K beams; 1 = greedy (default: 1)")
+    p.add_argument("--length-penalty", type=float, default=0.6,
+                   help="beam search: alpha of ((5 + length) / 6) ** alpha; 0 = off (default: 0.6)")
+
+
+# --- translate translate -----------------------------------------------------------------------
+def add_translate_translate(sub) -> None:
+    p = sub.add_parser("translate", help="translate sentences",
+                       description="Translate sentences given as arguments, or one per line on standard input.")
+    add_run_arguments(p, "translate train")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
+    add_decoding_arguments(p)
+    p.add_argument("--temperature", type=float, default=0.0, help="sample at this temperature; 0 = greedy")
+    p.add_argument("--seed", type=int, default=0, help="seed for --temperature sampling")
+    p.add_argument("--plot-attention", metavar="PNG", help="save the first sentence's attention as a heat map")
+    p.add_argument("--json", action="store_true", help="one JSON object per sentence")
+    p.set_defaults(handler=run_translate_translate)
+
+
+def run_translate_translate(args) -> int:
+    from rnn_tf.translate import save_attention_png, translate_texts
+
+    texts = list(args.texts)
+    if not texts and not sys.stdin.isatty():
+        texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    results = translate_texts(args.run_dir, texts, args.beam_size, args.length_penalty, args.temperature,
+                              args.seed, args.weights)
+    if args.plot_attention:
+        first = results[0]
+        if first["attention"] is None:
+            raise UserError("--plot-attention needs greedy decoding: drop --beam-size")
+        save_attention_png(args.plot_attention, first["source"], first["tokens"], first["attention"])
+    for r in results:
+        print(json.dumps({"source": " ".join(r["source"]), "translation": r["translation"]}, ensure_ascii=False)
+              if args.json else r["translation"])
+    return 0
+
+
+# --- translate evaluate ------------------------------------------------------------------------
+def add_translate_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="BLEU and chrF on the held-out test split",
+                       description="Score a translator with sacrebleu on its test split or another pairs file.")
+    add_run_arguments(p, "translate train")
+    p.add_argument("--pairs", help="score every pair of this file instead (same filters as training)")
+    add_decoding_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object (bleu, chrf, sentences)")
+    p.set_defaults(handler=run_translate_evaluate)
+
+
+def run_translate_evaluate(args) -> int:
+    from rnn_tf.translate import evaluate_translator
+
+    r = evaluate_translator(args.run_dir, args.pairs, args.beam_size, args.length_penalty, args.weights)
+    if args.json:
+        print(json.dumps({k: v for k, v in r.items() if k != "examples"}))
+    else:
+        how = "greedy" if r["beam_size"] == 1 else f"beam {r['beam_size']}, length penalty {r['length_penalty']}"
+        print(f"{r['sentences']} sentences, {how}: BLEU {r['bleu']:.2f}, chrF {r['chrf']:.2f}")
+        for e in r["examples"]:
+            print(f"  {e['hypothesis']}\n  = {e['reference']}")
+    return 0
+
+
 def _run_dir(args, task: str) -> str:
     if args.run_dir is None:
         if args.resume:
@@ -285,6 +387,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Text classification: train, evaluate, predict.")
     commands = classify.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_classify_train, add_classify_evaluate, add_classify_predict):
+        add(commands)
+    translate = tasks.add_parser("translate", help="sequence-to-sequence translation with attention",
+                                 description="Translation: train, translate, evaluate.")
+    commands = translate.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_translate_train, add_translate_translate, add_translate_evaluate):
         add(commands)
     return parser
 

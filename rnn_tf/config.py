@@ -182,3 +182,52 @@ class ClassifyConfig(RunConfig):
         if not self.kernel_sizes or min(self.kernel_sizes) < 1:
             raise UserError(f"--kernel-sizes {self.kernel_sizes} must be one or more widths of 1 or more")
         return self
+
+
+@dataclass
+class TranslateConfig(RunConfig):
+    # data
+    pairs: str | None = None  # english<TAB>translation file (Tatoeba / Anki format)
+    reverse: bool = False  # translate into English instead
+    max_words: int | None = 10  # both sides at most this many tokens (None: no limit)
+    prefix_filter: bool = False  # only English sentences starting "i am", "he is", ... (the tutorial's subset)
+    max_vocab: int | None = None  # per side (None: every token of the training pairs)
+    test_fraction: float = 0.1
+    val_fraction: float = 0.1
+    # model (the arguments of models.seq2seq.build_seq2seq)
+    cell: str = "gru"
+    attention: str = "bahdanau"  # bahdanau | luong-dot | luong-general | none
+    bidirectional: bool = False
+    layers: int = 1
+    units: int = 256
+    embedding_dim: int = 128
+    dropout: float = 0.1
+    # training
+    batch_size: int = 64
+    epochs: int = 10
+    learning_rate: float = 1e-3  # Adam
+    clipnorm: float = 5.0
+    seed: int | None = None
+    level: str = "word"
+    task: str = "translate"
+
+    TASK = "translate"
+    RESUMABLE = ("epochs",)
+
+    def validate(self) -> "TranslateConfig":
+        from rnn_tf.models.layers import ATTENTIONS
+        from rnn_tf.models.seq2seq import SEQ2SEQ_CELLS
+
+        if not self.pairs:
+            raise UserError("no sentence pairs given: pass --pairs with an english<TAB>translation file")
+        if self.cell not in SEQ2SEQ_CELLS:
+            raise UserError(f"unknown --cell '{self.cell}' for translation: use one of {', '.join(SEQ2SEQ_CELLS)}")
+        if self.attention not in ATTENTIONS:
+            raise UserError(f"unknown --attention '{self.attention}': use one of {', '.join(ATTENTIONS)}")
+        self.check_positive("layers", "units", "embedding_dim", "batch_size", "epochs",
+                            optional=("max_words", "max_vocab"))
+        self.check_model_and_optimizer()
+        for name in ("test_fraction", "val_fraction"):
+            if not 0.0 < getattr(self, name) < 0.5:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range: use (0, 0.5)")
+        return self

@@ -300,3 +300,53 @@ def stratified_folds(labels: list[str], k: int, seed: int) -> list[list[int]]:
             folds[(j + offset) % k].append(int(i))
         offset += len(idx)
     return [sorted(f) for f in folds]
+
+
+# --- sentence pairs, for translation --------------------------------------------------------------
+# The PyTorch seq2seq tutorial's subset: English sentences that start like these.
+ENGLISH_PREFIXES = ("i am ", "i'm ", "he is ", "he's ", "she is ", "she's ", "you are ", "you're ",
+                    "we are ", "we're ", "they are ", "they're ")
+
+
+def normalize_sentence(text: str) -> list[str]:
+    """Unicode NFC, lower case, typographic apostrophes and spaces made plain, then words and
+    punctuation marks as tokens. Accents stay (``été`` is not ``ete``)."""
+    import unicodedata
+
+    from rnn_tf.vocab import tokenize_words
+
+    text = unicodedata.normalize("NFC", text).lower()
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ").replace("\u202f", " ")
+    return [t for t in tokenize_words(text) if t != "\n"]
+
+
+def load_pairs(path: str, reverse: bool = False, max_words: int | None = None,
+               prefix_filter: bool = False) -> list[tuple[list[str], list[str]]]:
+    """(source tokens, target tokens) from a Tatoeba/Anki file: ``english<TAB>other[<TAB>attribution]``.
+
+    ``reverse`` translates into English instead. ``max_words`` keeps pairs whose sides both have at most
+    that many tokens; ``prefix_filter`` keeps English sentences starting with ``ENGLISH_PREFIXES``."""
+    if not os.path.isfile(path):
+        raise UserError(f"pairs file '{path}' not found: give a tab-separated english<TAB>translation file")
+    pairs = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                line = line.rstrip("\n").rstrip("\r")
+                if not line.strip():
+                    continue
+                fields = line.split("\t")
+                if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+                    raise UserError(f"'{path}' line {number} is not 'english<TAB>translation': fix or remove it")
+                english, other = normalize_sentence(fields[0]), normalize_sentence(fields[1])
+                if prefix_filter and not (" ".join(english) + " ").startswith(ENGLISH_PREFIXES):
+                    continue
+                if max_words and (len(english) > max_words or len(other) > max_words):
+                    continue
+                pairs.append((other, english) if reverse else (english, other))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"'{path}' is not UTF-8 text (byte {exc.start}): convert it to UTF-8") from None
+    if not pairs:
+        raise UserError(f"no sentence pairs left in '{path}' after the filters: loosen --max-words or drop "
+                        "--prefix-filter")
+    return pairs

@@ -111,3 +111,54 @@ class BagOfWords(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "weighting": self.weighting}
+
+
+ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class SequenceAttention(keras.layers.Layer):
+    """Attention of every query step over every (unpadded) source step.
+
+    Scores of query q_t against source state h_s:
+      bahdanau       v . tanh(W1 q_t + W2 h_s)    additive, with its own projections (Bahdanau et al. 2015)
+      luong-dot      q_t . h_s                    (Luong et al. 2015)
+      luong-general  q_t . (W h_s)
+    Padded source steps get no weight. ``call`` returns (context (B, T, D), weights (B, T, S)).
+    """
+
+    def __init__(self, kind: str = "bahdanau", units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in ATTENTIONS[:-1]:
+            raise ValueError(f"attention kind must be one of {ATTENTIONS[:-1]}, not {kind!r}")
+        self.kind, self.units = kind, units
+
+    def build(self, query_shape, values_shape, source_mask_shape=None):
+        if self.kind == "bahdanau":
+            self.w1 = keras.layers.Dense(self.units, use_bias=False, name="w1")
+            self.w1.build(query_shape)
+            self.w2 = keras.layers.Dense(self.units, name="w2")
+            self.w2.build(values_shape)
+            self.v = keras.layers.Dense(1, use_bias=False, name="v")
+            self.v.build((None, None, None, self.units))
+        elif self.kind == "luong-general":
+            self.w = keras.layers.Dense(query_shape[-1], use_bias=False, name="w")
+            self.w.build(values_shape)
+
+    def call(self, query, values, source_mask=None):
+        if self.kind == "bahdanau":
+            hidden = ops.tanh(ops.expand_dims(self.w1(query), 2) + ops.expand_dims(self.w2(values), 1))
+            scores = ops.squeeze(self.v(hidden), -1)
+        else:
+            keys = values if self.kind == "luong-dot" else self.w(values)
+            scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
+        if source_mask is not None:
+            scores = ops.where(ops.expand_dims(source_mask, 1), scores, ops.full_like(scores, -1e9))
+        weights = ops.softmax(scores, axis=-1)
+        return ops.matmul(weights, values), weights
+
+    def compute_mask(self, *args, **kwargs):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "units": self.units}

@@ -1,0 +1,268 @@
+"""Translation: sentence pairs -> two vocabularies -> padded ids -> encoder-decoder -> run folder -> decode.
+
+Training is teacher-forced: the decoder reads ``<start> y1 .. yn`` and is scored on ``y1 .. yn <end>``,
+with padding left out of the loss and the accuracy. The run folder holds ``config.json``,
+``source_vocab.json``, ``target_vocab.json``, ``split.json`` (the seeded train/validation/test
+split), weights with optimizer state, ``history.csv`` and ``metrics.json`` (test BLEU and chrF).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rnn_tf.callbacks import RunCheckpoint
+from rnn_tf.config import TranslateConfig
+from rnn_tf.corpora import load_pairs, normalize_sentence, stratified_split
+from rnn_tf.datasets import index_stream, pad_sequences
+from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
+from rnn_tf.errors import UserError
+from rnn_tf.models.seq2seq import Seq2Seq, build_seq2seq
+from rnn_tf.runs import RunDir
+from rnn_tf.train import Adam, load_weights, open_run, restore_checkpoint
+from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
+
+START, END = "<start>", "<end>"
+
+
+def masked_loss(y_true, logits):
+    """Cross-entropy averaged over the real target tokens of the batch (padding left out)."""
+    mask = keras.ops.cast(keras.ops.not_equal(y_true, PAD_ID), "float32")
+    ce = keras.losses.sparse_categorical_crossentropy(y_true, logits, from_logits=True)
+    return keras.ops.sum(ce * mask) / keras.ops.maximum(keras.ops.sum(mask), 1.0)
+
+
+def masked_accuracy(y_true, logits):
+    """Per-token hits; Keras averages them under the output's mask (the target padding), so padding
+    is left out here too."""
+    return keras.ops.cast(keras.ops.equal(keras.ops.cast(y_true, "int32"),
+                                          keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")), "float32")
+
+
+def build_vocabularies(pairs, max_vocab: int | None) -> tuple[Vocabulary, Vocabulary]:
+    source, target = collections.Counter(), collections.Counter()
+    for s, t in pairs:
+        source.update(s)
+        target.update(t)
+    return (Vocabulary([w for w, _ in source.most_common(max_vocab)], "word"),
+            Vocabulary([START, END, *(w for w, _ in target.most_common(max_vocab))], "word"))
+
+
+def token_ids(vocab: Vocabulary, tokens: list[str]) -> np.ndarray:
+    return np.array([vocab.stoi.get(t, UNK_ID) for t in tokens], dtype=np.int32)
+
+
+def encode_pairs(pairs, src_vocab: Vocabulary, tgt_vocab: Vocabulary):
+    """(source, target in, target out) padded matrices; target in = <start> y, target out = y <end>."""
+    src = [token_ids(src_vocab, s) for s, _ in pairs]
+    tgt = [token_ids(tgt_vocab, t) for _, t in pairs]
+    longest_src, longest_tgt = max(map(len, src)), max(map(len, tgt)) + 1
+    return (pad_sequences(src, longest_src),
+            pad_sequences([np.concatenate([[START_ID], t]) for t in tgt], longest_tgt),
+            pad_sequences([np.concatenate([t, [END_ID]]) for t in tgt], longest_tgt))
+
+
+def pair_dataset(src, tin, tout, batch_size: int, *, train: bool, seed: int = 0, start_step: int = 0):
+    """((source, target in), target out) batches, each trimmed to its longest sentence."""
+    def trim(x):
+        return x[:, : tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(x != PAD_ID, tf.int32), axis=1)), 1)]
+
+    def batch_of(s, i, o):
+        return (trim(s), trim(i)), trim(o)
+
+    if not train:
+        ds = tf.data.Dataset.from_tensor_slices((src, tin, tout)).batch(batch_size)
+        return ds.map(batch_of).prefetch(tf.data.AUTOTUNE)
+    ts, ti, to = tf.constant(src), tf.constant(tin), tf.constant(tout)
+    ds = index_stream(len(src), batch_size, seed, start_step)
+    return ds.map(lambda p: batch_of(tf.gather(ts, p), tf.gather(ti, p), tf.gather(to, p)),
+                  num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def make_model(cfg: TranslateConfig, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> Seq2Seq:
+    return build_seq2seq(len(src_vocab), len(tgt_vocab), cfg.cell, cfg.units, cfg.layers, cfg.bidirectional,
+                         cfg.attention, cfg.embedding_dim, cfg.dropout)
+
+
+@dataclass
+class TranslateResult:
+    run_dir: str
+    config: TranslateConfig
+    report: dict
+
+
+def train_translator(run_dir: str, settings: dict | None = None, *, resume: bool = False,
+                     overwrite: bool = False, verbose: int = 1, stream=None) -> TranslateResult:
+    stream = stream or sys.stdout
+    run = RunDir(run_dir)
+    cfg, state, done = open_run(run, TranslateConfig, settings, resume, overwrite)
+    pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
+    if resume:
+        split = run.read_json(os.path.join(run_dir, "split.json"))
+        src_vocab, tgt_vocab = (Vocabulary.load(os.path.join(run_dir, f)) for f in ("source_vocab.json", "target_vocab.json"))
+    else:
+        test, val, train = stratified_split(["pair"] * len(pairs), (cfg.test_fraction, cfg.val_fraction), cfg.seed)
+        if not (train and val and test):
+            raise UserError(f"'{cfg.pairs}' has too few pairs ({len(pairs)}) for a train/validation/test split")
+        split = {"train": train, "val": val, "test": test}
+        src_vocab, tgt_vocab = build_vocabularies([pairs[i] for i in train], cfg.max_vocab)
+    train_pairs, val_pairs, test_pairs = pick_split(pairs, split)
+
+    keras.utils.set_random_seed(cfg.seed)
+    model = make_model(cfg, src_vocab, tgt_vocab)
+    model.training.compile(optimizer=Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm or None),
+                           loss=masked_loss, metrics=[masked_accuracy])
+    if resume:
+        restore_checkpoint(run, model.training, done, stream)
+        run.write_json(run.config, cfg.to_dict())
+    else:
+        run.prepare_new(overwrite)
+        run.write_json(run.config, cfg.to_dict())
+        run.write_json(os.path.join(run_dir, "split.json"), split)
+        src_vocab.save(os.path.join(run_dir, "source_vocab.json"))
+        tgt_vocab.save(os.path.join(run_dir, "target_vocab.json"))
+
+    steps = math.ceil(len(train_pairs) / cfg.batch_size)
+    train_ds = pair_dataset(*encode_pairs(train_pairs, src_vocab, tgt_vocab), cfg.batch_size, train=True,
+                            seed=cfg.seed, start_step=int(model.training.optimizer.iterations.numpy()))
+    val_ds = pair_dataset(*encode_pairs(val_pairs, src_vocab, tgt_vocab), cfg.batch_size, train=False)
+    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream)
+    print(f"training {model.training.name} on {cfg.pairs}: {len(train_pairs)} training, {len(val_pairs)} "
+          f"validation, {len(test_pairs)} test pairs, vocabularies {len(src_vocab)} -> {len(tgt_vocab)}, "
+          f"epochs {done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
+    model.training.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
+                       validation_data=val_ds, callbacks=[keras.callbacks.TerminateOnNaN(), checkpoint],
+                       verbose=verbose, shuffle=False)
+    if not os.path.isfile(run.best_weights):
+        raise UserError("training diverged before any epoch was saved: lower --learning-rate and start again")
+    load_weights(model.training, run.weights("best"))
+    report = score_pairs(model, src_vocab, tgt_vocab, cfg, test_pairs, beam_size=1)
+    report["training_seconds"] = round(sum(float(r["seconds"]) for r in run.read_history()), 1)
+    run.write_json(os.path.join(run_dir, "metrics.json"), report)
+    print(f"test split, greedy: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on {report['sentences']} "
+          "sentences", file=stream, flush=True)
+    return TranslateResult(run_dir, cfg, report)
+
+
+def pick_split(pairs, split: dict):
+    if max(split["train"] + split["val"] + split["test"]) >= len(pairs):
+        raise UserError("the pairs file has changed since this run was trained (split.json no longer fits it): "
+                        "evaluate with --pairs, or train a new run")
+    return tuple([pairs[i] for i in split[part]] for part in ("train", "val", "test"))
+
+
+def max_output_length(cfg: TranslateConfig, source_length: int) -> int:
+    return max(cfg.max_words or 0, 2 * source_length) + 2
+
+
+def decode_ids(decoder: Decoder, cfg: TranslateConfig, source: np.ndarray, beam_size: int = 1,
+               length_penalty: float = 0.6, temperature: float = 0.0, seed: int = 0):
+    """Output id rows for padded ``source`` (and attention weights for greedy / sampled decoding)."""
+    length = max_output_length(cfg, source.shape[1])
+    if beam_size > 1:
+        return decoder.beam(source, beam_size, length, length_penalty), None
+    return decoder.greedy(source, length, temperature, seed)
+
+
+def score_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, length_penalty: float = 0.6,
+                batch_size: int = 128) -> dict:
+    """BLEU and chrF (sacrebleu) of the model's translations of ``pairs`` against their references."""
+    import sacrebleu
+
+    decoder = Decoder(model)  # one per model: its compiled loops are reused for every batch
+    hypotheses, references = [], []
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        source = pad_sequences([token_ids(src_vocab, s) for s, _ in chunk], max(len(s) for s, _ in chunk))
+        ids, _ = decode_ids(decoder, cfg, source, beam_size, length_penalty)
+        hypotheses += [tgt_vocab.decode(strip_output(row)) for row in ids]
+        references += [tgt_vocab.decode(token_ids(tgt_vocab, t)) for _, t in chunk]
+    return {"bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+            "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+            "sentences": len(pairs), "beam_size": beam_size,
+            "length_penalty": length_penalty if beam_size > 1 else None,
+            "examples": [{"hypothesis": h, "reference": r} for h, r in zip(hypotheses[:5], references[:5])]}
+
+
+def load_translator_run(run_dir: str, weights: str = "best"):
+    run = RunDir(run_dir)
+    cfg = TranslateConfig.from_dict(run.read_config())
+    src_vocab, tgt_vocab = (Vocabulary.load(os.path.join(run_dir, f)) for f in ("source_vocab.json", "target_vocab.json"))
+    model = make_model(cfg, src_vocab, tgt_vocab)
+    load_weights(model.training, run.weights(weights))
+    return cfg, src_vocab, tgt_vocab, model
+
+
+def evaluate_translator(run_dir: str, pairs: str | None = None, beam_size: int = 1, length_penalty: float = 0.6,
+                        weights: str = "best") -> dict:
+    """BLEU and chrF on the run's test split, or on every pair of another ``pairs`` file (same filters)."""
+    check_decoding(beam_size, length_penalty)
+    cfg, src_vocab, tgt_vocab, model = load_translator_run(run_dir, weights)
+    if pairs is None:
+        all_pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
+        _, _, test = pick_split(all_pairs, RunDir(run_dir).read_json(os.path.join(run_dir, "split.json")))
+    else:
+        test = load_pairs(pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
+    return score_pairs(model, src_vocab, tgt_vocab, cfg, test, beam_size, length_penalty)
+
+
+def check_decoding(beam_size: int, length_penalty: float, temperature: float = 0.0) -> None:
+    if beam_size < 1:
+        raise UserError(f"--beam-size {beam_size} is too small: use 1 (greedy) or more")
+    if length_penalty < 0:
+        raise UserError(f"--length-penalty {length_penalty} is negative: use 0 (off) or more")
+    if temperature < 0:
+        raise UserError(f"--temperature {temperature} is negative: use 0 (greedy) or more")
+
+
+def translate_texts(run_dir: str, texts: list[str], beam_size: int = 1, length_penalty: float = 0.6,
+                    temperature: float = 0.0, seed: int = 0, weights: str = "best") -> list[dict]:
+    """Translations of ``texts``; each with its source tokens, output tokens and (greedy) attention."""
+    check_decoding(beam_size, length_penalty, temperature)
+    if temperature > 0 and beam_size > 1:
+        raise UserError("--temperature samples one translation: use it with --beam-size 1")
+    sentences = [normalize_sentence(t) for t in texts]
+    if not sentences or any(not s for s in sentences):
+        raise UserError("empty input: give one or more sentences to translate")
+    cfg, src_vocab, tgt_vocab, model = load_translator_run(run_dir, weights)
+    unknown = sorted({w for s in sentences for w in s if w not in src_vocab.stoi})
+    if unknown:
+        warnings.warn(f"{len(unknown)} word(s) not in the source vocabulary ({', '.join(map(repr, unknown[:10]))}) "
+                      f"map to <unk>", stacklevel=2)
+    source = pad_sequences([token_ids(src_vocab, s) for s in sentences], max(map(len, sentences)))
+    ids, attention = decode_ids(Decoder(model), cfg, source, beam_size, length_penalty, temperature, seed)
+    results = []
+    for i, (sentence, row) in enumerate(zip(sentences, ids)):
+        out = strip_output(row)
+        results.append({"source": sentence, "tokens": [tgt_vocab.itos[j] for j in out],
+                        "translation": tgt_vocab.decode(out),
+                        "attention": None if attention is None else attention[i, : len(out) + 1, : len(sentence)]})
+    return results
+
+
+def save_attention_png(path: str, source: list[str], output: list[str], weights: np.ndarray) -> None:
+    """Heat map: one row per output token (and <end>), one column per source token."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = output + [END]
+    weights = np.asarray(weights)[: len(rows), : len(source)]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(source), 1.2 + 0.45 * len(rows)))
+    ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(source)), source, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
