@@ -29,7 +29,8 @@ class Decoder:
 
     def _encode(self, source):
         memory, *states = self.model.encoder(source, training=False)
-        return memory, list(states), tf.not_equal(source, PAD_ID)
+        # tf.identity drops the Keras mask riding on the memory: the step view takes the mask explicitly.
+        return tf.identity(memory), list(states), tf.not_equal(source, PAD_ID)
 
     def _greedy_loop(self, source, max_length, temperature, seed):
         memory, states, mask = self._encode(source)
@@ -80,8 +81,8 @@ class Decoder:
             total = tf.reshape(scores[:, :, None] + logp, [batch, k * vocab])
             scores, index = tf.math.top_k(total, k)
             beam, token_bk = index // vocab, index % vocab
-            states = [tf.reshape(tf.gather(tf.reshape(s, [batch, k, -1]), beam, batch_dims=1), [batch * k, -1])
-                      for s in states]
+            states = [tf.ensure_shape(tf.reshape(tf.gather(tf.reshape(s, [batch, k, -1]), beam, batch_dims=1),
+                                                 [batch * k, -1]), s.shape) for s in states]
             was_finished = tf.gather(finished, beam, batch_dims=1)
             lengths = tf.gather(lengths, beam, batch_dims=1) + tf.where(was_finished, 0.0, 1.0)
             sequences = tf.gather(sequences, beam, batch_dims=1)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's translation results: English -> French on a Tatoeba pairs file, no attention vs
+# Bahdanau vs Luong, each scored on its test split greedily and with beam search.
+#   bash scripts/translate_results.sh PAIRS_FILE [ROW ...]
+# e.g. bash scripts/translate_results.sh ../shared/data/translation/fra-eng.txt tut-none tut-bahdanau
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PAIRS=$1; shift
+ROWS="
+tut-none           --prefix-filter --max-words 10 --attention none --epochs 15
+tut-bahdanau       --prefix-filter --max-words 10 --attention bahdanau --epochs 15
+tut-luong-general  --prefix-filter --max-words 10 --attention luong-general --epochs 15
+big-none           --max-words 10 --attention none --epochs 3
+big-bahdanau       --max-words 10 --attention bahdanau --epochs 3
+big-luong-general  --max-words 10 --attention luong-general --epochs 3
+"
+echo "| row | decoding | BLEU | chrF | test sentences | training time | command |"
+echo "|---|---|---|---|---|---|---|"
+while read -r name args; do
+  [ -z "$name" ] && continue
+  if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then continue; fi
+  rnn-tf translate train --pairs "$PAIRS" $args --run-dir "runs/results/$name" --seed 1 --quiet --overwrite \
+    > "runs/results-$name.log" 2>&1
+  for beam in 1 5; do
+    rnn-tf translate evaluate --run-dir "runs/results/$name" --beam-size "$beam" --json > "runs/results/$name/eval-beam$beam.json"
+    python - "$name" "$beam" "$args" <<'PY'
+import json, sys
+name, beam, args = sys.argv[1:]
+r = json.load(open(f"runs/results/{name}/eval-beam{beam}.json"))
+m = json.load(open(f"runs/results/{name}/metrics.json"))
+how = "greedy" if beam == "1" else f"beam {beam}"
+print(f"| {name} | {how} | {r['bleu']:.1f} | {r['chrf']:.1f} | {r['sentences']} | {m['training_seconds']:.0f} s | "
+      f"`rnn-tf translate train --pairs PAIRS {args} --seed 1` |")
+PY
+  done
+done <<< "$ROWS"

@@ -1,0 +1,202 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rnn_tf.cli import main
+from rnn_tf.corpora import load_pairs
+from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
+from rnn_tf.errors import UserError
+from rnn_tf.models.layers import ATTENTIONS
+from rnn_tf.models.seq2seq import build_seq2seq
+from rnn_tf.runs import RunDir
+from rnn_tf.translate import masked_loss, train_translator, translate_texts
+
+COLOURS = {"red": "rouge", "green": "vert", "blue": "bleu", "black": "noir", "white": "blanc"}
+SUBJECTS = {"i am": "je suis", "he is": "il est", "you are": "tu es", "it is": "c'est"}
+
+
+def write_pairs(path, attribution=False):
+    lines = []
+    for en_s, fr_s in SUBJECTS.items():
+        for en_c, fr_c in COLOURS.items():
+            lines.append(f"{en_s.capitalize()} {en_c}.\t{fr_s.capitalize()} {fr_c}\u202f!"
+                         + ("\tCC-BY 2.0 (France) Attribution: tatoeba.org" if attribution else ""))
+    lines.append("The house is very big and it is red.\tLa maison est très grande et elle est rouge.")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    return write_pairs(tmp_path_factory.mktemp("pairs") / "fra.txt")
+
+
+TINY = dict(units=8, embedding_dim=6, batch_size=4, epochs=2, seed=2, max_words=None, test_fraction=0.15,
+            val_fraction=0.15)
+
+
+# --- data ------------------------------------------------------------------------------------------
+def test_pairs_are_normalised_filtered_and_reversible(tmp_path):
+    path = write_pairs(tmp_path / "fra.txt", attribution=True)
+    pairs = load_pairs(str(path))
+    assert pairs[0] == (["i", "am", "red", "."], ["je", "suis", "rouge", "!"])
+    assert (["la", "maison", "est", "très", "grande", "et", "elle", "est", "rouge", "."]) == pairs[-1][1]  # accents kept
+    assert len(load_pairs(str(path), max_words=5)) == 20
+    prefixed = load_pairs(str(path), prefix_filter=True)
+    assert {" ".join(e[:2]) for e, _ in prefixed} == {"i am", "he is", "you are"}
+    assert load_pairs(str(path), reverse=True)[0] == (["je", "suis", "rouge", "!"], ["i", "am", "red", "."])
+
+
+def test_a_malformed_pairs_file_names_the_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("Hello.\tBonjour.\nno tab on this line\n", encoding="utf-8")
+    with pytest.raises(UserError, match="line 2 is not 'english<TAB>translation'"):
+        load_pairs(str(path))
+    with pytest.raises(UserError, match="not found"):
+        load_pairs(str(tmp_path / "none.txt"))
+    with pytest.raises(UserError, match="no sentence pairs left"):
+        load_pairs(str(write_pairs(tmp_path / "ok.txt")), max_words=1)
+
+
+# --- the model ---------------------------------------------------------------------------------------
+SOURCE = np.array([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]], "int32")
+TARGET_IN = np.array([[START_ID, 4, 5, 6], [START_ID, 7, 0, 0]], "int32")
+TARGET_OUT = np.array([[4, 5, 6, END_ID], [7, END_ID, 0, 0]], "int32")
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("cell, bidirectional, layers", [("gru", False, 1), ("lstm", True, 2), ("simple_rnn", False, 2)])
+def test_step_view_equals_teacher_forcing_and_padding_gets_no_attention(attention, cell, bidirectional, layers):
+    model = build_seq2seq(12, 10, cell, 6, layers, bidirectional, attention, 5)
+    full = model.training([SOURCE, TARGET_IN]).numpy()
+    memory, *states = model.encoder(SOURCE)
+    mask = tf.constant(SOURCE != 0)
+    for t in range(TARGET_IN.shape[1]):
+        logits, *rest = model.step([tf.constant(TARGET_IN[:, t]), *states, memory, mask])
+        states, weights = rest[:-1], rest[-1].numpy()
+        real = TARGET_IN[:, t] != 0
+        np.testing.assert_allclose(logits.numpy()[real], full[real, t], rtol=1e-4, atol=1e-5)
+        assert np.all(weights[SOURCE == 0] == 0.0)  # padding never receives attention
+        if attention != "none":
+            np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_loss_ignores_padding():
+    model = build_seq2seq(12, 10, "gru", 6, attention="luong-dot", embedding_dim=5)
+    logits = model.training([SOURCE, TARGET_IN]).numpy()
+    ce = keras.losses.sparse_categorical_crossentropy(TARGET_OUT, logits, from_logits=True).numpy()
+    real = TARGET_OUT != 0
+    assert float(masked_loss(TARGET_OUT, logits)) == pytest.approx(ce[real].mean(), rel=1e-5)
+
+
+def sequence_logprob(model, source, output):
+    """log p(output, <end> | source) under teacher forcing."""
+    out = list(output) + [END_ID]
+    tin = np.array([[START_ID] + out[:-1]], "int32")
+    logp = tf.nn.log_softmax(model.training([source[None], tin])).numpy()[0]
+    return sum(logp[t, tok] for t, tok in enumerate(out))
+
+
+def test_beam_of_one_is_greedy_and_a_wider_beam_scores_at_least_as_well():
+    keras.utils.set_random_seed(0)
+    model = build_seq2seq(12, 10, "gru", 8, attention="bahdanau", embedding_dim=5)
+    decoder = Decoder(model)
+    greedy, _ = decoder.greedy(SOURCE, 8)
+    np.testing.assert_array_equal(decoder.beam(SOURCE, 1, 8, alpha=0.0), greedy)
+    wide = decoder.beam(SOURCE, 4, 8, alpha=0.0)
+    for i in range(len(SOURCE)):
+        g, b = strip_output(greedy[i]), strip_output(wide[i])
+        if END_ID in greedy[i] and END_ID in wide[i]:
+            assert sequence_logprob(model, SOURCE[i], b) >= sequence_logprob(model, SOURCE[i], g) - 1e-4
+
+
+def test_sampling_is_seeded():
+    model = build_seq2seq(12, 10, "gru", 8, embedding_dim=5)
+    decoder = Decoder(model)
+    a, _ = decoder.greedy(SOURCE, 6, temperature=1.5, seed=4)
+    b, _ = decoder.greedy(SOURCE, 6, temperature=1.5, seed=4)
+    np.testing.assert_array_equal(a, b)
+
+
+# --- runs --------------------------------------------------------------------------------------------
+def train(run_dir, pairs, **kw):
+    return train_translator(str(run_dir), {"pairs": str(pairs), **TINY, **kw}, verbose=0, stream=open(os.devnull, "w"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, pairs_file):
+    run_dir = tmp_path_factory.mktemp("translate") / "run"
+    return run_dir, train(run_dir, pairs_file)
+
+
+def test_a_translation_run_is_complete_and_reloads_identically(trained):
+    run_dir, result = trained
+    for name in ("config.json", "source_vocab.json", "target_vocab.json", "split.json", "best.weights.h5",
+                 "metrics.json", "history.csv"):
+        assert (run_dir / name).is_file(), name
+    assert {"bleu", "chrf", "sentences"} <= set(result.report) and result.report["sentences"] == 3
+    a = translate_texts(str(run_dir), ["I am red.", "He is blue."])
+    b = translate_texts(str(run_dir), ["I am red.", "He is blue."])
+    assert [r["translation"] for r in a] == [r["translation"] for r in b]
+    assert a[0]["attention"].shape[1] == 4  # one column per source token
+    assert translate_texts(str(run_dir), ["I am red."], beam_size=3)[0]["attention"] is None
+
+
+def test_resume_continues_exactly(tmp_path, pairs_file):
+    train(tmp_path / "straight", pairs_file, epochs=3)
+    train(tmp_path / "stopped", pairs_file, epochs=1)
+    train_translator(str(tmp_path / "stopped"), {"epochs": 3}, resume=True, verbose=0, stream=open(os.devnull, "w"))
+    a, b = RunDir(str(tmp_path / "straight")).read_history(), RunDir(str(tmp_path / "stopped")).read_history()
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for ra, rb in zip(a, b):
+        assert float(ra["loss"]) == pytest.approx(float(rb["loss"]), rel=1e-5)
+
+
+def test_unknown_words_warn_and_empty_input_is_an_error(trained):
+    with pytest.warns(UserWarning, match="not in the source vocabulary"):
+        translate_texts(str(trained[0]), ["I am purple."])
+    with pytest.raises(UserError, match="empty input"):
+        translate_texts(str(trained[0]), ["   "])
+    with pytest.raises(UserError, match="beam-size"):
+        translate_texts(str(trained[0]), ["I am red."], beam_size=0)
+
+
+def test_cli_translate_evaluate_and_attention_plot(trained, tmp_path, capsys):
+    run_dir = str(trained[0])
+    png = tmp_path / "attention.png"
+    assert main(["translate", "translate", "--run-dir", run_dir, "I am red.", "You are green.",
+                 "--plot-attention", str(png), "--json"]) == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert [l["source"] for l in lines] == ["i am red .", "you are green ."]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["translate", "evaluate", "--run-dir", run_dir, "--beam-size", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"bleu", "chrf", "sentences"} <= set(report) and report["beam_size"] == 3
+
+
+@pytest.mark.parametrize("args, match", [
+    (["translate", "train", "--pairs", "{bad}", "--run-dir", "{tmp}/new"], "line 2 is not"),
+    (["translate", "train", "--run-dir", "{tmp}/new"], "no sentence pairs given"),
+    (["translate", "train", "--pairs", "{pairs}", "--cell", "irnn"], "invalid choice: 'irnn'"),
+    (["translate", "translate", "--run-dir", "{run}", " "], "empty input"),
+    (["translate", "translate", "--run-dir", "{classify}", "hello"], "not a translate run"),
+    (["translate", "evaluate", "--run-dir", "{tmp}/nothing"], "not a run folder"),
+])
+def test_cli_user_errors_exit_2_with_one_line(trained, pairs_file, tmp_path, capsys, args, match):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Hi.\tSalut.\nbroken line\n", encoding="utf-8")
+    classify = tmp_path / "classify"
+    classify.mkdir()
+    (classify / "config.json").write_text(json.dumps({"task": "classify"}))
+    args = [a.format(bad=bad, tmp=tmp_path, pairs=pairs_file, run=trained[0], classify=classify) for a in args]
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and match in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "new").exists()
