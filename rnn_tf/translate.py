@@ -40,11 +40,29 @@ def masked_loss(y_true, logits):
     return keras.ops.sum(ce * mask) / keras.ops.maximum(keras.ops.sum(mask), 1.0)
 
 
-def masked_accuracy(y_true, logits):
-    """Per-token hits; Keras averages them under the output's mask (the target padding), so padding
-    is left out here too."""
-    return keras.ops.cast(keras.ops.equal(keras.ops.cast(y_true, "int32"),
-                                          keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")), "float32")
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class MaskedAccuracy(keras.metrics.Metric):
+    """Share of real target tokens predicted exactly (argmax); padding is left out."""
+
+    def __init__(self, name="masked_accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
+        self.tokens = self.add_variable(shape=(), initializer="zeros", name="tokens")
+
+    def update_state(self, y_true, logits, sample_weight=None):
+        y_true = keras.ops.cast(y_true, "int32")
+        mask = keras.ops.cast(keras.ops.not_equal(y_true, PAD_ID), "float32")
+        hit = keras.ops.cast(keras.ops.equal(y_true, keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")),
+                             "float32")
+        self.hits.assign_add(keras.ops.sum(hit * mask))
+        self.tokens.assign_add(keras.ops.sum(mask))
+
+    def result(self):
+        return self.hits / keras.ops.maximum(self.tokens, 1.0)
+
+    def reset_state(self):
+        self.hits.assign(0.0)
+        self.tokens.assign(0.0)
 
 
 def build_vocabularies(pairs, max_vocab: int | None) -> tuple[Vocabulary, Vocabulary]:
@@ -92,6 +110,40 @@ def make_model(cfg: TranslateConfig, src_vocab: Vocabulary, tgt_vocab: Vocabular
                          cfg.attention, cfg.embedding_dim, cfg.dropout)
 
 
+def build_model(cfg: TranslateConfig, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> Seq2Seq:
+    """``make_model`` with its training view compiled: Adam with global-norm clipping, masked loss."""
+    model = make_model(cfg, src_vocab, tgt_vocab)
+    model.training.compile(optimizer=Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm or None),
+                           loss=masked_loss, metrics=[MaskedAccuracy()])
+    return model
+
+
+@dataclass
+class TranslationData:
+    split: dict
+    source_vocab: Vocabulary
+    target_vocab: Vocabulary
+    train: list
+    val: list
+    test: list
+
+
+def prepare_translation(cfg: TranslateConfig, run: RunDir | None = None) -> TranslationData:
+    """Load and filter the pairs, split them (seeded) and build both vocabularies from the training
+    pairs; with ``run``, reuse that run's split and vocabularies instead."""
+    pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
+    if run is not None:
+        split = run.read_json(os.path.join(run.path, "split.json"))
+        src_vocab, tgt_vocab = (Vocabulary.load(os.path.join(run.path, f)) for f in ("source_vocab.json", "target_vocab.json"))
+    else:
+        test, val, train = stratified_split(["pair"] * len(pairs), (cfg.test_fraction, cfg.val_fraction), cfg.seed)
+        if not (train and val and test):
+            raise UserError(f"'{cfg.pairs}' has too few pairs ({len(pairs)}) for a train/validation/test split")
+        split = {"train": train, "val": val, "test": test}
+        src_vocab, tgt_vocab = build_vocabularies([pairs[i] for i in train], cfg.max_vocab)
+    return TranslationData(split, src_vocab, tgt_vocab, *pick_split(pairs, split))
+
+
 @dataclass
 class TranslateResult:
     run_dir: str
@@ -104,22 +156,12 @@ def train_translator(run_dir: str, settings: dict | None = None, *, resume: bool
     stream = stream or sys.stdout
     run = RunDir(run_dir)
     cfg, state, done = open_run(run, TranslateConfig, settings, resume, overwrite)
-    pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
-    if resume:
-        split = run.read_json(os.path.join(run_dir, "split.json"))
-        src_vocab, tgt_vocab = (Vocabulary.load(os.path.join(run_dir, f)) for f in ("source_vocab.json", "target_vocab.json"))
-    else:
-        test, val, train = stratified_split(["pair"] * len(pairs), (cfg.test_fraction, cfg.val_fraction), cfg.seed)
-        if not (train and val and test):
-            raise UserError(f"'{cfg.pairs}' has too few pairs ({len(pairs)}) for a train/validation/test split")
-        split = {"train": train, "val": val, "test": test}
-        src_vocab, tgt_vocab = build_vocabularies([pairs[i] for i in train], cfg.max_vocab)
-    train_pairs, val_pairs, test_pairs = pick_split(pairs, split)
+    data = prepare_translation(cfg, run if resume else None)
+    split, src_vocab, tgt_vocab = data.split, data.source_vocab, data.target_vocab
+    train_pairs, val_pairs, test_pairs = data.train, data.val, data.test
 
     keras.utils.set_random_seed(cfg.seed)
-    model = make_model(cfg, src_vocab, tgt_vocab)
-    model.training.compile(optimizer=Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm or None),
-                           loss=masked_loss, metrics=[masked_accuracy])
+    model = build_model(cfg, src_vocab, tgt_vocab)
     if resume:
         restore_checkpoint(run, model.training, done, stream)
         run.write_json(run.config, cfg.to_dict())

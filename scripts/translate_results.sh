@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=$1; shift
 ROWS="
-tut-none           --prefix-filter --max-words 10 --attention none --epochs 15
-tut-bahdanau       --prefix-filter --max-words 10 --attention bahdanau --epochs 15
-tut-luong-general  --prefix-filter --max-words 10 --attention luong-general --epochs 15
+tut-none           --prefix-filter --max-words 10 --attention none --epochs 30
+tut-bahdanau       --prefix-filter --max-words 10 --attention bahdanau --epochs 30
+tut-luong-general  --prefix-filter --max-words 10 --attention luong-general --epochs 30
 big-none           --max-words 10 --attention none --epochs 3
 big-bahdanau       --max-words 10 --attention bahdanau --epochs 3
 big-luong-general  --max-words 10 --attention luong-general --epochs 3

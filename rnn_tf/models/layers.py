@@ -113,6 +113,18 @@ class BagOfWords(keras.layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size, "weighting": self.weighting}
 
 
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class DropMask(keras.layers.Layer):
+    """Passes its input on without the Keras mask riding on it. A model whose loss and metrics mask
+    padding themselves ends in one, so Keras does not weight them by a second (possibly different) mask."""
+
+    def call(self, inputs, mask=None):
+        return ops.copy(inputs)  # a new tensor: the input's mask stays behind
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
 
 

@@ -18,7 +18,7 @@ import keras
 
 from rnn_tf.errors import UserError
 from rnn_tf.models.cells import cell_spec, recurrent_layer
-from rnn_tf.models.layers import ATTENTIONS, SequenceAttention
+from rnn_tf.models.layers import ATTENTIONS, DropMask, SequenceAttention
 
 SEQ2SEQ_CELLS = ("gru", "lstm", "simple_rnn")
 
@@ -100,6 +100,7 @@ def build_seq2seq(
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
     source_mask = keras.ops.not_equal(source, 0)
     logits, _, _ = decode(target_embedding(target_in), initial_states, memory, source_mask)
+    logits = DropMask(name="unmasked_logits")(logits)  # the loss and the accuracy mask padding themselves
     training = keras.Model([source, target_in], logits, name=f"{cell}_{attention}_seq2seq")
 
     # --- step view: one target token per sentence ---
