@@ -85,3 +85,19 @@ def labelled_csv(tmp_path):
 
 # Settings for a classifier that trains in a blink.
 TINY_CLASSIFY = dict(units=4, embedding_dim=4, filters=4, batch_size=8, epochs=1, seed=3, max_length=12)
+
+
+# English-French pairs in the Tatoeba format, small enough to learn in a few steps.
+COLOURS = {"red": "rouge", "green": "vert", "blue": "bleu", "black": "noir", "white": "blanc"}
+SUBJECTS = {"i am": "je suis", "he is": "il est", "you are": "tu es", "it is": "c'est"}
+
+
+def write_pairs(path, attribution=False):
+    lines = []
+    for en_s, fr_s in SUBJECTS.items():
+        for en_c, fr_c in COLOURS.items():
+            lines.append(f"{en_s.capitalize()} {en_c}.\t{fr_s.capitalize()} {fr_c}\u202f!"
+                         + ("\tCC-BY 2.0 (France) Attribution: tatoeba.org" if attribution else ""))
+    lines.append("The house is very big and it is red.\tLa maison est très grande et elle est rouge.")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

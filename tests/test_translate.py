@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import write_pairs
 from rnn_tf.cli import main
 from rnn_tf.corpora import load_pairs
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
@@ -14,21 +15,6 @@ from rnn_tf.models.layers import ATTENTIONS
 from rnn_tf.models.seq2seq import build_seq2seq
 from rnn_tf.runs import RunDir
 from rnn_tf.translate import masked_loss, train_translator, translate_texts
-
-COLOURS = {"red": "rouge", "green": "vert", "blue": "bleu", "black": "noir", "white": "blanc"}
-SUBJECTS = {"i am": "je suis", "he is": "il est", "you are": "tu es", "it is": "c'est"}
-
-
-def write_pairs(path, attribution=False):
-    lines = []
-    for en_s, fr_s in SUBJECTS.items():
-        for en_c, fr_c in COLOURS.items():
-            lines.append(f"{en_s.capitalize()} {en_c}.\t{fr_s.capitalize()} {fr_c}\u202f!"
-                         + ("\tCC-BY 2.0 (France) Attribution: tatoeba.org" if attribution else ""))
-    lines.append("The house is very big and it is red.\tLa maison est très grande et elle est rouge.")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
 
 @pytest.fixture(scope="module")
 def pairs_file(tmp_path_factory):
