@@ -21,3 +21,20 @@ def run_model_checks(model: keras.Model, inputs, targets, expected_output_shape,
     clone.load_weights(path)
     np.testing.assert_allclose(clone.predict(inputs, verbose=0), outputs, rtol=1e-5, atol=1e-6)
     return outputs
+
+
+def run_cli(argv, capsys) -> tuple[int, str]:
+    """The CLI run in-process: (exit code, stderr), with argparse's own exits caught."""
+    from rnn_tf.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err.strip()
+
+
+def assert_user_error(argv, capsys, match: str) -> None:
+    """A refused command: exit code 2 and one line on stderr that says ``match``."""
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and match in err and len(err.splitlines()) == 1, err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_CLASSIFY, labelled_rows, write_csv
-from helpers import run_model_checks
+from helpers import assert_user_error, run_model_checks
 from rnn_tf.classify import evaluate_classifier, load_classifier_run, predict, train_classifier
 from rnn_tf.cli import main
 from rnn_tf.errors import UserError
@@ -173,10 +173,5 @@ def test_cli_user_errors_exit_2_with_one_line(trained, tmp_path, capsys, args, m
     single = write_csv(tmp_path / "single.csv", [(t, "pos") for t, _ in labelled_rows(6)])
     mixed = write_csv(tmp_path / "mixed.csv", [("great", "pos"), ("so so", "mixed")])
     args = [a.format(csv=trained[1], single=single, mixed=mixed, tmp=tmp_path, run=trained[0]) for a in args]
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and match in err and len(err.splitlines()) == 1, err
+    assert_user_error(args, capsys, match)
     assert not (tmp_path / "new").exists()

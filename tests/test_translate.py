@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import write_pairs
+from helpers import assert_user_error
 from rnn_tf.cli import main
 from rnn_tf.corpora import load_pairs
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
@@ -179,10 +180,5 @@ def test_cli_user_errors_exit_2_with_one_line(trained, pairs_file, tmp_path, cap
     classify.mkdir()
     (classify / "config.json").write_text(json.dumps({"task": "classify"}))
     args = [a.format(bad=bad, tmp=tmp_path, pairs=pairs_file, run=trained[0], classify=classify) for a in args]
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and match in err and len(err.splitlines()) == 1, err
+    assert_user_error(args, capsys, match)
     assert not (tmp_path / "new").exists()

@@ -8,6 +8,7 @@ import keras_tuner as kt
 import pytest
 
 from conftest import labelled_rows, write_corpus, write_csv, write_pairs
+from helpers import run_cli
 from rnn_tf.cli import main
 from rnn_tf.config import ClassifyConfig
 from rnn_tf.errors import UserError
@@ -148,11 +149,6 @@ def test_search_space_file_narrows_widens_and_conditions(tmp_path):
 def test_bad_search_space_entries_are_named(entries, message):
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
         build_space("classify", ClassifyConfig(data="x.csv").validate(), entries)
-
-
-def run_cli(argv, capsys):
-    code = main(argv)
-    return code, capsys.readouterr().err.strip()
 
 
 def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
