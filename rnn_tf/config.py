@@ -45,6 +45,12 @@ class RunConfig:
             if value is None or value < 1:
                 raise UserError(f"--{name.replace('_', '-')} {value} is too small: use 1 or more")
 
+    def check_held_out_shares(self) -> None:
+        """``test_fraction`` and ``val_fraction`` each in (0, 0.5)."""
+        for name in ("test_fraction", "val_fraction"):
+            if not 0.0 < getattr(self, name) < 0.5:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range: use (0, 0.5)")
+
     def check_model_and_optimizer(self) -> None:
         """The settings every recurrent task shares: cell, level, dropout, learning rate, clipping."""
         from rnn_tf.models.cells import cell_spec
@@ -176,9 +182,7 @@ class ClassifyConfig(RunConfig):
                 raise UserError(f"unknown --{name} '{value}': use one of {', '.join(choices)}")
         if self.folds is not None and self.folds < 2:
             raise UserError(f"--folds {self.folds} is too few: use 2 or more (or leave it out)")
-        for name in ("test_fraction", "val_fraction"):
-            if not 0.0 < getattr(self, name) < 0.5:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range: use (0, 0.5)")
+        self.check_held_out_shares()
         if not self.kernel_sizes or min(self.kernel_sizes) < 1:
             raise UserError(f"--kernel-sizes {self.kernel_sizes} must be one or more widths of 1 or more")
         return self
@@ -227,7 +231,5 @@ class TranslateConfig(RunConfig):
         self.check_positive("layers", "units", "embedding_dim", "batch_size", "epochs",
                             optional=("max_words", "max_vocab"))
         self.check_model_and_optimizer()
-        for name in ("test_fraction", "val_fraction"):
-            if not 0.0 < getattr(self, name) < 0.5:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range: use (0, 0.5)")
+        self.check_held_out_shares()
         return self
