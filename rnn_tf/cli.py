@@ -397,6 +397,10 @@ def add_tune_task(sub, task: str) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the search in --project-dir")
     p.add_argument("--seed", type=int, help="seed for the split, the trials' weights and the tuner (default: random)")
     p.add_argument("--train-best", metavar="RUN_DIR", help="afterwards, train the best configuration into RUN_DIR")
+    p.add_argument("--trials-per-process", type=int, default=1, metavar="N",
+                   help="trials run in a child process replaced after N trials, which gives its memory back "
+                        "(default: 1, a fresh process per trial; each start costs seconds). 0: run them in "
+                        "this process, where memory grows with every trial")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run_tune, tune_task=task)
 
@@ -417,7 +421,8 @@ def run_tune(args) -> int:
     result = run_search(args.tune_task, settings, space_file=args.search_space, tuner=args.tuner,
                         max_trials=args.max_trials, executions_per_trial=args.executions_per_trial,
                         objective=args.objective, project_dir=args.project_dir, resume=args.resume,
-                        overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+                        overwrite=args.overwrite, trials_per_process=args.trials_per_process,
+                        verbose=0 if args.quiet else 1)
     if result.best_values is None:
         return 0
     print(f"best hyperparameters saved in {os.path.join(args.project_dir, 'best_hyperparameters.json')}")

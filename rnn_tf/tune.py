@@ -17,6 +17,7 @@ chief/worker protocol (``KERASTUNER_TUNER_ID``, ``KERASTUNER_ORACLE_IP``, ``KERA
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from typing import Callable
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
 from rnn_tf.config import ClassifyConfig, RunConfig, TextgenConfig, TranslateConfig
 from rnn_tf.errors import UserError
@@ -245,9 +247,24 @@ class SearchData:
     """What every trial of a search shares, prepared once."""
     base: RunConfig  # flags + defaults: the settings every trial starts from
     build: Callable[[RunConfig], keras.Model]  # the task's compiled factory for one trial's config
-    fit_kwargs: dict  # data and steps for model.fit
+    fit_kwargs: Callable[[], dict]  # data and steps for model.fit (tf.data made only where a trial runs)
     reports: tuple[str, ...]  # the metrics fit reports: the possible objectives
     description: str
+    fingerprint: str  # of the prepared examples: a trial process checks it sees the same data
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of prepared data (arrays of ids, lists of texts)."""
+    digest = hashlib.sha1()
+    for part in parts:
+        if part is None:
+            digest.update(b"none")
+        elif isinstance(part, np.ndarray):
+            digest.update(str((part.dtype, part.shape)).encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(repr(part).encode())
+    return digest.hexdigest()[:16]
 
 
 def reported_metrics(task: str) -> tuple[str, ...]:
@@ -262,14 +279,18 @@ def prepare_textgen(cfg: TextgenConfig) -> SearchData:
 
     data = prepare_textgen_data(cfg)
     steps = steps_for(cfg, len(data.train_ids))
-    train_ds = language_model_dataset(data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed)
-    val_ds = None if data.val_ids is None else language_model_dataset(
-        data.val_ids, cfg.seq_len, cfg.batch_size, shuffle=False, repeat=False)
+
+    def fit_kwargs():
+        val_ds = None if data.val_ids is None else language_model_dataset(
+            data.val_ids, cfg.seq_len, cfg.batch_size, shuffle=False, repeat=False)
+        return dict(x=language_model_dataset(data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed),
+                    steps_per_epoch=steps, validation_data=val_ds, validation_steps=cfg.val_steps)
+
     return SearchData(
-        cfg, lambda c: build_model(c, len(data.vocab), steps).training,
-        dict(x=train_ds, steps_per_epoch=steps, validation_data=val_ds, validation_steps=cfg.val_steps),
-        ("loss",) if val_ds is None else ("loss", "val_loss"),
-        f"{len(data.train_ids):,} training {cfg.level}s of {cfg.corpus}, {steps} steps per epoch")
+        cfg, lambda c: build_model(c, len(data.vocab), steps).training, fit_kwargs,
+        ("loss",) if data.val_ids is None else ("loss", "val_loss"),
+        f"{len(data.train_ids):,} training {cfg.level}s of {cfg.corpus}, {steps} steps per epoch",
+        fingerprint(data.train_ids, data.val_ids, len(data.vocab)))
 
 
 def prepare_classify(cfg: ClassifyConfig) -> SearchData:
@@ -286,10 +307,11 @@ def prepare_classify(cfg: ClassifyConfig) -> SearchData:
     steps = math.ceil(len(x_train) / cfg.batch_size)
     return SearchData(
         cfg, lambda c: build_model(c, len(vocab), x_train),
-        dict(x=classification_dataset(x_train, y_train, cfg.batch_size, seed=cfg.seed), steps_per_epoch=steps,
-             validation_data=classification_dataset(x_val, y_val, cfg.batch_size, train=False)),
+        lambda: dict(x=classification_dataset(x_train, y_train, cfg.batch_size, seed=cfg.seed), steps_per_epoch=steps,
+                     validation_data=classification_dataset(x_val, y_val, cfg.batch_size, train=False)),
         reported_metrics("classify"),
-        f"{len(train)} training and {len(val)} validation examples of {cfg.data}, {len(cfg.labels)} classes")
+        f"{len(train)} training and {len(val)} validation examples of {cfg.data}, {len(cfg.labels)} classes",
+        fingerprint(x_train, y_train, x_val, y_val, len(vocab)))
 
 
 def prepare_translate(cfg: TranslateConfig) -> SearchData:
@@ -299,11 +321,12 @@ def prepare_translate(cfg: TranslateConfig) -> SearchData:
     src, tgt = data.source_vocab, data.target_vocab
     return SearchData(
         cfg, lambda c: build_model(c, src, tgt).training,
-        dict(x=pair_dataset(*encode_pairs(data.train, src, tgt), cfg.batch_size, train=True, seed=cfg.seed),
-             steps_per_epoch=math.ceil(len(data.train) / cfg.batch_size),
-             validation_data=pair_dataset(*encode_pairs(data.val, src, tgt), cfg.batch_size, train=False)),
+        lambda: dict(x=pair_dataset(*encode_pairs(data.train, src, tgt), cfg.batch_size, train=True, seed=cfg.seed),
+                     steps_per_epoch=math.ceil(len(data.train) / cfg.batch_size),
+                     validation_data=pair_dataset(*encode_pairs(data.val, src, tgt), cfg.batch_size, train=False)),
         reported_metrics("translate"),
-        f"{len(data.train)} training and {len(data.val)} validation pairs of {cfg.pairs}")
+        f"{len(data.train)} training and {len(data.val)} validation pairs of {cfg.pairs}",
+        fingerprint(data.train, data.val, len(src), len(tgt)))
 
 
 PREPARE = {"textgen": prepare_textgen, "classify": prepare_classify, "translate": prepare_translate}
@@ -394,6 +417,86 @@ def check_project(project_dir: str, resume: bool, overwrite: bool, role: str | N
     return None
 
 
+# --- the tuners: keras-tuner's own, plus a line per trial and a process per trial -----------------
+class SearchTuner:
+    """Mixed into each keras-tuner tuner. Prints one line per finished trial (keras-tuner's own
+    display is left quiet) and, given a ``job``, runs each trial's build + fit in a child process
+    (``rnn_tf.trial_process``) replaced every ``trials_per_process`` trials, so that the search's
+    memory stays flat however many trials run."""
+
+    def attach(self, *, objective: str, stream, job: dict | None, trials_per_process: int, verbose: int) -> None:
+        from rnn_tf.trial_process import TrialProcess
+
+        self.report_objective, self.stream, self.job = objective, stream, job
+        self.trial_process = TrialProcess(trials_per_process, verbose) if job else None
+        self.trials_run_here: list[str] = []
+        self._started: dict[str, float] = {}
+        self._peak_mib: dict[str, float] = {}
+
+    def on_trial_begin(self, trial):
+        self._started[trial.trial_id] = time.perf_counter()
+        super().on_trial_begin(trial)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self.trials_run_here.append(trial.trial_id)
+        score = self.oracle.get_trial(trial.trial_id).score
+        values = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/"))
+        peak = self._peak_mib.get(trial.trial_id)
+        print(f"trial {trial.trial_id}: {self.report_objective} {_fmt(score)} in "
+              f"{time.perf_counter() - self._started[trial.trial_id]:.1f} s"
+              + (f", trial process peak {peak:.0f} MiB" if peak else "") + f" ({values})",
+              file=self.stream, flush=True)
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        if self.job is None:  # in this process, as keras-tuner does it
+            return super()._build_and_fit_model(trial, *args, **kwargs)
+        from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+
+        save_best = next(cb for cb in kwargs["callbacks"] if isinstance(cb, SaveBestEpoch))
+        hp, trial_id = trial.hyperparameters, trial.trial_id
+        earlier = hp.values.get("tuner/trial_id")  # Hyperband continues an earlier trial's model
+        job = dict(self.job, hyperparameters=hp.get_config(),
+                   fit={k: v for k, v in kwargs.items() if k != "callbacks"},
+                   objective=[self.oracle.objective.name, self.oracle.objective.direction],
+                   checkpoint=save_best.filepath, best_value=save_best.best_value,
+                   build_config=self._get_build_config_fname(trial_id),
+                   load=earlier and {"checkpoint": self._get_checkpoint_fname(earlier),
+                                     "build_config": self._get_build_config_fname(earlier)})
+        result = self.trial_process.run(job, self.get_trial_dir(trial_id))
+        save_best.best_value = result["best_value"]
+        self._peak_mib[trial_id] = max(result["peak_rss_mib"], self._peak_mib.get(trial_id, 0.0))
+        history = keras.callbacks.History()
+        history.history = result["history"]
+        return history
+
+
+class RandomSearch(SearchTuner, kt.RandomSearch):
+    pass
+
+
+class BayesianOptimization(SearchTuner, kt.BayesianOptimization):
+    pass
+
+
+class Hyperband(SearchTuner, kt.Hyperband):
+    def _build_hypermodel(self, hp):
+        model = kt.Tuner._build_hypermodel(self, hp)  # keras-tuner's Hyperband would load weights only
+        earlier = hp.values.get("tuner/trial_id")
+        if earlier:
+            continue_trial(model, self._get_build_config_fname(earlier), self._get_checkpoint_fname(earlier))
+        return model
+
+
+def continue_trial(model: keras.Model, build_config: str, checkpoint: str) -> None:
+    """Hyperband's next round: load an earlier trial's best epoch, weights and optimizer state (the
+    optimizer must be built first, or Keras skips its saved variables and Adam starts over)."""
+    with open(build_config, encoding="utf-8") as f:
+        model.build_from_config(json.load(f))
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(checkpoint)
+
+
 def make_tuner(name: str, hypermodel, objective: str, max_trials: int | None, executions_per_trial: int,
                max_epochs: int, seed: int, project_dir: str, overwrite: bool):
     direction = "min" if "loss" in objective else "max"
@@ -402,10 +505,10 @@ def make_tuner(name: str, hypermodel, objective: str, max_trials: int | None, ex
                   executions_per_trial=executions_per_trial, directory=os.path.dirname(project_dir),
                   project_name=os.path.basename(project_dir), overwrite=overwrite)
     if name == "random":
-        return kt.RandomSearch(max_trials=max_trials, **common)
+        return RandomSearch(max_trials=max_trials, **common)
     if name == "bayesian":
-        return kt.BayesianOptimization(max_trials=max_trials, **common)
-    tuner = kt.Hyperband(max_epochs=max_epochs, factor=3, **common)
+        return BayesianOptimization(max_trials=max_trials, **common)
+    tuner = Hyperband(max_epochs=max_epochs, factor=3, **common)
     # Hyperband plans its own brackets from max_epochs; max_trials caps how many of them run.
     if max_trials:
         tuner.oracle.max_trials = max_trials
@@ -415,9 +518,13 @@ def make_tuner(name: str, hypermodel, objective: str, max_trials: int | None, ex
 def run_search(task: str, settings: dict | None = None, *, space_file: str | None = None,
                space_entries: dict | None = None, tuner: str = "random", max_trials: int | None = 10,
                executions_per_trial: int = 1, objective: str = "val_loss", project_dir: str,
-               resume: bool = False, overwrite: bool = False, verbose: int = 0, stream=None) -> SearchResult:
+               resume: bool = False, overwrite: bool = False, trials_per_process: int = 1, verbose: int = 0,
+               stream=None) -> SearchResult:
     """Search ``task``'s hyperparameters. ``settings`` are the task's config fields (data, training,
-    and model settings to keep fixed); ``space_file`` / ``space_entries`` change the default space."""
+    and model settings to keep fixed); ``space_file`` / ``space_entries`` change the default space.
+    ``trials_per_process``: trials run in a child process that is replaced after this many (1: a
+    fresh process per trial, memory flat; each new process costs seconds to start TensorFlow and
+    load the data); 0 runs them in this process, where memory grows with every trial."""
     stream = stream or sys.stdout
     if task not in CONFIGS:
         raise UserError(f"unknown task '{task}': use one of {', '.join(CONFIGS)}")
@@ -430,6 +537,9 @@ def run_search(task: str, settings: dict | None = None, *, space_file: str | Non
         raise UserError(f"--max-trials {max_trials} is too small: use 1 or more")
     if executions_per_trial < 1:
         raise UserError(f"--executions-per-trial {executions_per_trial} is too small: use 1 or more")
+    if trials_per_process < 0:
+        raise UserError(f"--trials-per-process {trials_per_process} is negative: use 1 or more (0: run the "
+                        "trials in the search process)")
     role = distributed_role()
     saved = check_project(project_dir, resume, overwrite, role)
     settings = {k: v for k, v in (settings or {}).items() if v is not None and k not in ("task", "labels")}
@@ -468,20 +578,32 @@ def run_search(task: str, settings: dict | None = None, *, space_file: str | Non
     model_builder = TaskHyperModel(data, space)
     tuner_obj = make_tuner(tuner, model_builder, objective, max_trials, executions_per_trial, base.epochs, base.seed,
                            project_dir, overwrite=False)
-    ran: list[str] = []
-    _report_trials(tuner_obj, ran, objective, stream)
+    # A trial process needs only what a resumed search would: the settings (seed included), the space.
+    job = ({"task": task, "settings": search.settings, "space": space, "fingerprint": data.fingerprint}
+           if trials_per_process else None)
+    tuner_obj.attach(objective=objective, stream=stream, job=job, trials_per_process=trials_per_process,
+                     verbose=verbose)
+    ran = tuner_obj.trials_run_here
     where_run = {None: "", "chief": " as the chief (workers run the trials)"}.get(role, f" as worker {role}")
     print(f"{'resuming' if saved else 'starting'} a {tuner} search of {task}{where_run}: {data.description}; "
           f"up to {max_trials or 'all'} trials of {base.epochs} epochs; objective {objective}; "
-          f"searching {', '.join(space)}; project '{project_dir}'", file=stream, flush=True)
+          f"searching {', '.join(space)}; project '{project_dir}'"
+          + ("; trials run in this process" if not trials_per_process else
+             "; a fresh process for each trial" if trials_per_process == 1 else
+             f"; a fresh process every {trials_per_process} trials"), file=stream, flush=True)
     try:
-        tuner_obj.search(**data.fit_kwargs, epochs=base.epochs, verbose=verbose, shuffle=False)
+        # With trial processes each process makes its own datasets; none are made here.
+        fit_data = {} if trials_per_process else data.fit_kwargs()
+        tuner_obj.search(**fit_data, epochs=base.epochs, verbose=verbose, shuffle=False)
     except RuntimeError as exc:
         if "consecutive failures" not in str(exc):
             raise
         why = [line for line in str(exc).splitlines() if line.strip()][-1]
         raise UserError(f"the search stopped: {tuner_obj.oracle.max_consecutive_failed_trials} trials in a row "
                         f"failed, the last with: {why.strip()[:200]}; fix that, then --resume") from None
+    finally:
+        if tuner_obj.trial_process:
+            tuner_obj.trial_process.close(kill=sys.exc_info()[0] is not None)
     if role not in (None, "chief"):
         print(f"worker {role} done: ran trials {', '.join(ran) or 'none'}", file=stream, flush=True)
         return SearchResult(project_dir, None, None, [], ran)
@@ -493,27 +615,6 @@ def run_search(task: str, settings: dict | None = None, *, space_file: str | Non
              "values": best["values"]}, indent=2) + "\n")
     print(format_table(rows, space, objective), file=stream, flush=True)
     return SearchResult(project_dir, best and best["values"], best and best["score"], rows, ran)
-
-
-def _report_trials(tuner, ran: list, objective: str, stream) -> None:
-    """One line per finished trial (keras-tuner's own display is left quiet)."""
-    begin = tuner.on_trial_begin
-    end = tuner.on_trial_end
-    started = {}
-
-    def on_trial_begin(trial):
-        started[trial.trial_id] = time.perf_counter()
-        begin(trial)
-
-    def on_trial_end(trial):
-        end(trial)
-        ran.append(trial.trial_id)
-        score = tuner.oracle.get_trial(trial.trial_id).score
-        values = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/"))
-        print(f"trial {trial.trial_id}: {objective} {_fmt(score)} in {time.perf_counter() - started[trial.trial_id]:.1f} s"
-              f" ({values})", file=stream, flush=True)
-
-    tuner.on_trial_begin, tuner.on_trial_end = on_trial_begin, on_trial_end
 
 
 def trial_rows(oracle, objective: str) -> list[dict]:

@@ -36,10 +36,14 @@ def data_settings(task, tmp_path):
     return {"pairs": str(write_pairs(tmp_path / "fra.txt"))}
 
 
-def tiny_search(task, tmp_path, tuner="random", max_trials=2, epochs=1, project="project", **kwargs):
+def tiny_search(task, tmp_path, tuner="random", max_trials=2, epochs=1, project="project", trials_per_process=0,
+                **kwargs):
+    """A tiny search; by default its trials run in the test's process (each trial process costs
+    seconds to start TensorFlow), which the tests that say so change."""
     settings = {**data_settings(task, tmp_path), **SETTINGS[task], "epochs": epochs, "seed": 5}
     return run_search(task, settings, space_entries={**SPACE, **TASK_SPACE[task]}, tuner=tuner,
-                      max_trials=max_trials, project_dir=str(tmp_path / project), **kwargs)
+                      max_trials=max_trials, project_dir=str(tmp_path / project),
+                      trials_per_process=trials_per_process, **kwargs)
 
 
 def consume(task, run_dir, capsys) -> str:
@@ -58,7 +62,9 @@ def consume(task, run_dir, capsys) -> str:
 @pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
 @pytest.mark.parametrize("task", ["textgen", "classify", "translate"])
 def test_tiny_search_for_each_task_and_tuner(task, tuner, tmp_path, capsys):
-    result = tiny_search(task, tmp_path, tuner, epochs=2 if tuner == "hyperband" else 1)
+    # random and hyperband run their trials in a trial process (one for the search); bayesian in this one
+    result = tiny_search(task, tmp_path, tuner, epochs=2 if tuner == "hyperband" else 1,
+                         trials_per_process=0 if tuner == "bayesian" else 5)
     completed = [r for r in result.rows if r["status"] == "COMPLETED"]
     assert 1 <= len(completed) <= 2 and (tuner == "hyperband" or len(completed) == 2)
     assert all(r["score"] is not None and r["score"] == r["score"] for r in completed)  # finite, reported
@@ -79,24 +85,38 @@ def test_tiny_search_for_each_task_and_tuner(task, tuner, tmp_path, capsys):
 
 
 def test_interrupted_search_resumes_and_keeps_finished_trials(tmp_path, monkeypatch, capsys):
-    from rnn_tf.tune import TaskHyperModel
+    """Ctrl-C while a trial process trains trial 1: the child is killed, the search stops, and
+    --resume runs that trial again with the values it had been given, keeping trial 0."""
+    import signal
 
-    fits = []
-    original_fit = TaskHyperModel.fit
+    from rnn_tf.tune import SearchTuner
 
-    def fit_then_stop(self, hp, model, *args, **kwargs):
-        fits.append(dict(hp.values))
-        if len(fits) == 2:
-            raise KeyboardInterrupt  # as Ctrl-C in the middle of the second trial
-        return original_fit(self, hp, model, *args, **kwargs)
+    children = []
+    original_end = SearchTuner.on_trial_end
 
-    monkeypatch.setattr(TaskHyperModel, "fit", fit_then_stop)
-    with pytest.raises(KeyboardInterrupt):
-        tiny_search("classify", tmp_path, max_trials=3)
-    monkeypatch.setattr(TaskHyperModel, "fit", original_fit)
+    def end_then_interrupt_soon(self, trial):
+        original_end(self, trial)
+        children.extend(self.trial_process.pids)
+        if trial.trial_id == "0":  # as Ctrl-C half a second into the next trial
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SearchTuner, "on_trial_end", end_then_interrupt_soon)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tiny_search("classify", tmp_path, max_trials=3, trials_per_process=5)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    monkeypatch.setattr(SearchTuner, "on_trial_end", original_end)
     project = tmp_path / "project"
     first = json.load(open(project / "trial_0" / "trial.json"))
-    assert first["status"] == "COMPLETED"
+    interrupted = json.load(open(project / "trial_1" / "trial.json"))
+    assert first["status"] == "COMPLETED" and interrupted["status"] == "RUNNING"
+    assert len(children) == 1 and not _alive(children[0])  # the trial process did not outlive the search
 
     with pytest.raises(UserError, match="already holds a search"):
         tiny_search("classify", tmp_path, max_trials=3)  # never silently continued or replaced
@@ -105,12 +125,43 @@ def test_interrupted_search_resumes_and_keeps_finished_trials(tmp_path, monkeypa
         run_search("classify", settings, space_entries={**SPACE, "units": [4, 8]}, max_trials=3,
                    project_dir=str(project), resume=True)
 
-    result = tiny_search("classify", tmp_path, max_trials=3, resume=True)
+    result = tiny_search("classify", tmp_path, max_trials=3, resume=True, trials_per_process=5)
     assert result.trials_run_here == ["1", "2"]  # the interrupted trial again, then a new one
     assert sorted(r["trial"] for r in result.rows if r["status"] == "COMPLETED") == ["0", "1", "2"]
     assert json.load(open(project / "trial_0" / "trial.json")) == first  # finished trial untouched
-    # the interrupted trial ran again with the values it had been given
-    assert json.load(open(project / "trial_1" / "trial.json"))["hyperparameters"]["values"]["units"] == fits[1]["units"]
+    resumed = json.load(open(project / "trial_1" / "trial.json"))["hyperparameters"]["values"]
+    assert resumed == interrupted["hyperparameters"]["values"]
+
+
+def test_trial_processes_train_what_this_process_would(tmp_path):
+    """Hyperband in trial processes replaced every 2 trials: the same scores as in this process, and
+    trial 3 continues trial 0's weights from a checkpoint another process wrote."""
+    here = tiny_search("classify", tmp_path, "hyperband", max_trials=4, epochs=3, project="here")
+    apart = tiny_search("classify", tmp_path, "hyperband", max_trials=4, epochs=3, project="apart",
+                        trials_per_process=2)
+    assert {r["trial"]: r["score"] for r in apart.rows} == {r["trial"]: r["score"] for r in here.rows}
+    assert len(apart.rows) == 4 and all(r["status"] == "COMPLETED" for r in apart.rows)
+    trial = json.load(open(tmp_path / "apart" / "trial_3" / "trial.json"))["hyperparameters"]["values"]
+    assert trial["tuner/trial_id"] == "0" and trial["tuner/initial_epoch"] == 1
+    pids = [json.load(open(tmp_path / "apart" / f"trial_{t}" / "trial_process.json"))["pid"] for t in "0123"]
+    assert pids[0] == pids[1] != pids[2] == pids[3] and os.getpid() not in pids
+    assert not any(_alive(pid) for pid in pids)
+
+
+def test_trial_process_refuses_changed_data(tmp_path):
+    from rnn_tf.trial_process import TrialProcess, TrialProcessError
+
+    data = write_csv(tmp_path / "reviews.csv")
+    settings = ClassifyConfig(data=str(data), **SETTINGS["classify"], epochs=1, seed=5).to_dict()
+    settings.pop("labels")
+    job = {"task": "classify", "settings": settings, "space": {}, "fingerprint": "not this data"}
+    process = TrialProcess()
+    try:
+        with pytest.raises(TrialProcessError, match="the data differs from what the search prepared"):
+            process.run(job, str(tmp_path))
+    finally:
+        process.close()
+    assert "RuntimeError: the data differs" in (tmp_path / "trial.log").read_text()
 
 
 def test_search_space_file_narrows_widens_and_conditions(tmp_path):
@@ -170,6 +221,8 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
     assert code == 2 and "entry 'units' needs 'max'" in err
     code, err = run_cli(common + ["--resume"], capsys)
     assert code == 2 and "holds no search" in err
+    code, err = run_cli(common + ["--trials-per-process", "-1"], capsys)
+    assert code == 2 and "--trials-per-process -1 is negative" in err
     assert not (tmp_path / "p").exists()  # nothing was created by a refused command
 
     (tmp_path / "p").mkdir()
@@ -180,6 +233,15 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
     code, err = run_cli(["tune", "train-best", "--project-dir", str(tmp_path / "p"), "--run-dir",
                          str(tmp_path / "r")], capsys)
     assert code == 2 and "has no best_hyperparameters.json" in err
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is gone too
+        return f.read().split(")")[-1].split()[0] != "Z"
 
 
 def _free_port() -> int:
@@ -196,7 +258,8 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
     project = tmp_path / "project"
     argv = [sys.executable, "-m", "rnn_tf", "tune", "classify", "--data", str(data), "--epochs", "1",
             "--embedding-dim", "4", "--layers", "1", "--batch-size", "8", "--max-length", "12", "--seed", "5",
-            "--search-space", str(space), "--max-trials", "4", "--project-dir", str(project), "--quiet"]
+            "--search-space", str(space), "--max-trials", "4", "--project-dir", str(project), "--quiet",
+            "--trials-per-process", "4"]  # one trial process per worker
     env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port()),
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     procs = {}
