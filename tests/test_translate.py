@@ -60,8 +60,7 @@ TARGET_OUT = np.array([[4, 5, 6, END_ID], [7, END_ID, 0, 0]], "int32")
 def test_step_view_equals_teacher_forcing_and_padding_gets_no_attention(attention, cell, bidirectional, layers):
     model = build_seq2seq(12, 10, cell, 6, layers, bidirectional, attention, 5)
     full = model.training([SOURCE, TARGET_IN]).numpy()
-    memory, *states = model.encoder(SOURCE)
-    mask = tf.constant(SOURCE != 0)
+    memory, states, mask = Decoder(model)._encode(tf.constant(SOURCE))  # as decoding feeds the step view
     for t in range(TARGET_IN.shape[1]):
         logits, *rest = model.step([tf.constant(TARGET_IN[:, t]), *states, memory, mask])
         states, weights = rest[:-1], rest[-1].numpy()
