@@ -102,6 +102,19 @@ class TrialProcess:
         self.child = self.done = None
 
 
+def pss_mib() -> float:
+    """This process's proportional set size: its private memory plus its share of pages (TensorFlow's
+    libraries) mapped by other processes too, so that PSS adds up across processes and RSS does not."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # not Linux
+        pass
+    return float("nan")
+
+
 # --- the child side ---------------------------------------------------------------------------------
 _prepared: dict = {}  # the task's data, prepared once per process
 
@@ -162,7 +175,7 @@ def main(done_fd: int, verbose: bool) -> int:
 
             traceback.print_exc()
             result = {"error": f"{type(exc).__name__}: {exc}"}
-        result.update(pid=os.getpid(), seconds=time.perf_counter() - started,
+        result.update(pid=os.getpid(), seconds=time.perf_counter() - started, pss_mib=pss_mib(),
                       peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         temporary = job["result"] + ".tmp"
         with open(temporary, "w", encoding="utf-8") as f:

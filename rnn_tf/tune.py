@@ -432,6 +432,7 @@ class SearchTuner:
         self.trials_run_here: list[str] = []
         self._started: dict[str, float] = {}
         self._peak_mib: dict[str, float] = {}
+        self.trial_pss_mib: dict[str, float] = {}  # the trial process's PSS when the trial ended
 
     def on_trial_begin(self, trial):
         self._started[trial.trial_id] = time.perf_counter()
@@ -466,6 +467,7 @@ class SearchTuner:
         result = self.trial_process.run(job, self.get_trial_dir(trial_id))
         save_best.best_value = result["best_value"]
         self._peak_mib[trial_id] = max(result["peak_rss_mib"], self._peak_mib.get(trial_id, 0.0))
+        self.trial_pss_mib[trial_id] = result["pss_mib"]
         history = keras.callbacks.History()
         history.history = result["history"]
         return history
