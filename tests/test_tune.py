@@ -62,9 +62,10 @@ def consume(task, run_dir, capsys) -> str:
 @pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
 @pytest.mark.parametrize("task", ["textgen", "classify", "translate"])
 def test_tiny_search_for_each_task_and_tuner(task, tuner, tmp_path, capsys):
-    # random and hyperband run their trials in a trial process (one for the search); bayesian in this one
+    # random searches run their trials in a trial process (one for the search), the others in this one
+    # (Hyperband in trial processes: test_trial_processes_train_what_this_process_would)
     result = tiny_search(task, tmp_path, tuner, epochs=2 if tuner == "hyperband" else 1,
-                         trials_per_process=0 if tuner == "bayesian" else 5)
+                         trials_per_process=5 if tuner == "random" else 0)
     completed = [r for r in result.rows if r["status"] == "COMPLETED"]
     assert 1 <= len(completed) <= 2 and (tuner == "hyperband" or len(completed) == 2)
     assert all(r["score"] is not None and r["score"] == r["score"] for r in completed)  # finite, reported
@@ -125,7 +126,7 @@ def test_interrupted_search_resumes_and_keeps_finished_trials(tmp_path, monkeypa
         run_search("classify", settings, space_entries={**SPACE, "units": [4, 8]}, max_trials=3,
                    project_dir=str(project), resume=True)
 
-    result = tiny_search("classify", tmp_path, max_trials=3, resume=True, trials_per_process=5)
+    result = tiny_search("classify", tmp_path, max_trials=3, resume=True)  # in this process: quicker
     assert result.trials_run_here == ["1", "2"]  # the interrupted trial again, then a new one
     assert sorted(r["trial"] for r in result.rows if r["status"] == "COMPLETED") == ["0", "1", "2"]
     assert json.load(open(project / "trial_0" / "trial.json")) == first  # finished trial untouched
@@ -259,7 +260,7 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
     argv = [sys.executable, "-m", "rnn_tf", "tune", "classify", "--data", str(data), "--epochs", "1",
             "--embedding-dim", "4", "--layers", "1", "--batch-size", "8", "--max-length", "12", "--seed", "5",
             "--search-space", str(space), "--max-trials", "4", "--project-dir", str(project), "--quiet",
-            "--trials-per-process", "4"]  # one trial process per worker
+            "--trials-per-process", "0"]  # trials in the workers themselves: 2 cores, 3 processes already
     env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port()),
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     procs = {}
