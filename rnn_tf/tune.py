@@ -450,7 +450,7 @@ class SearchTuner:
               file=self.stream, flush=True)
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
-        if self.job is None:  # in this process, as keras-tuner does it
+        if self.trial_process is None:  # in this process, as keras-tuner does it
             return super()._build_and_fit_model(trial, *args, **kwargs)
         from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
