@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from rnn_tf.runs import write_atomic
+
 RESULT_FILE = "trial_process.json"
 
 
@@ -177,10 +179,7 @@ def main(done_fd: int, verbose: bool) -> int:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         result.update(pid=os.getpid(), seconds=time.perf_counter() - started, pss_mib=pss_mib(),
                       peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        temporary = job["result"] + ".tmp"
-        with open(temporary, "w", encoding="utf-8") as f:
-            json.dump(result, f)
-        os.replace(temporary, job["result"])
+        write_atomic(job["result"], json.dumps(result))  # a killed child leaves no half-written result
         done.write("done\n")
         done.flush()
     return 0
