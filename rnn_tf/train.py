@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import warnings
 from dataclasses import dataclass
 
 import keras
@@ -248,15 +249,27 @@ def restore_checkpoint(run: RunDir, model: keras.Model, epoch: int, stream=None)
 
 
 def load_weights(model: keras.Model, path: str) -> None:
-    """``model.load_weights`` with a clear error when the file does not fit the model."""
-    try:
-        model.load_weights(path)
-    except (ValueError, KeyError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"weights '{path}' do not fit the model described by config.json ({first[:160]}): "
-            "use weights saved by this run"
-        ) from None
+    """``model.load_weights`` with a clear error when the file does not fit the model.
+
+    Keras only warns when it skips part of a file (skipped layers keep their random initial weights,
+    a skipped optimizer its fresh state); a half-loaded model is an error here, like any other
+    mismatch, so a resumed run never silently restarts its optimizer.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+            skipped = [w for w in caught if str(w.message).startswith("Skipping")]
+            if skipped:
+                raise ValueError(str(skipped[0].message))
+        except (ValueError, KeyError, OSError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(
+                f"weights '{path}' do not fit the model described by config.json ({first[:160]}): "
+                "use weights saved by this run"
+            ) from None
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def load_textgen_run(run_dir: str, weights: str = "best") -> tuple[TextgenConfig, Vocabulary, LanguageModel]:

@@ -493,10 +493,12 @@ class Hyperband(SearchTuner, kt.Hyperband):
 def continue_trial(model: keras.Model, build_config: str, checkpoint: str) -> None:
     """Hyperband's next round: load an earlier trial's best epoch, weights and optimizer state (the
     optimizer must be built first, or Keras skips its saved variables and Adam starts over)."""
+    from rnn_tf.train import load_weights
+
     with open(build_config, encoding="utf-8") as f:
         model.build_from_config(json.load(f))
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(checkpoint)
+    load_weights(model, checkpoint)
 
 
 def make_tuner(name: str, hypermodel, objective: str, max_trials: int | None, executions_per_trial: int,

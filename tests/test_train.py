@@ -165,6 +165,22 @@ def test_bad_resumes_are_user_errors_and_touch_nothing(trained, settings, match)
     assert fingerprint(run_dir) == before
 
 
+def test_a_checkpoint_without_its_optimizer_state_is_not_resumed_from(trained, tmp_path):
+    """Keras only warns and restarts the optimizer; a resume must not silently lose Adam's moments."""
+    import shutil
+
+    import h5py
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained[0], run_dir)
+    with h5py.File(RunDir(str(run_dir)).checkpoint(2), "a") as f:
+        del f["optimizer"]
+    before = fingerprint(run_dir)
+    with pytest.raises(UserError, match="do not fit.*Skipping variable loading for optimizer"):
+        train_textgen(str(run_dir), {"epochs": 3}, resume=True, verbose=0, stream=open(os.devnull, "w"))
+    assert fingerprint(run_dir) == before
+
+
 def test_resume_of_a_folder_without_a_run_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="not a run folder"):
         train_textgen(str(tmp_path), {}, resume=True, verbose=0)
