@@ -44,14 +44,12 @@ def format_report(report: dict) -> str:
 
 
 def save_confusion_png(path: str, confusion, labels: list[str], title: str = "") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global backend switch, no open figures
 
     m = np.asarray(confusion)
     size = 2.5 + 0.5 * len(labels)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = Figure(figsize=(size, size))
+    ax = fig.subplots()
     ax.imshow(m, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
@@ -66,4 +64,3 @@ def save_confusion_png(path: str, confusion, labels: list[str], title: str = "")
     ax.set_title("\n".join(textwrap.wrap(title or "confusion matrix", 36)), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

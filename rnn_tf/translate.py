@@ -292,19 +292,17 @@ def translate_texts(run_dir: str, texts: list[str], beam_size: int = 1, length_p
 
 def save_attention_png(path: str, source: list[str], output: list[str], weights: np.ndarray) -> None:
     """Heat map: one row per output token (and <end>), one column per source token."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global backend switch, no open figures
 
     rows = output + [END]
     weights = np.asarray(weights)[: len(rows), : len(source)]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(source), 1.2 + 0.45 * len(rows)))
-    ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
+    fig = Figure(figsize=(2.2 + 0.55 * len(source), 1.2 + 0.45 * len(rows)))
+    ax = fig.subplots()
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
     ax.set_xticks(range(len(source)), source, rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("source")
     ax.set_ylabel("output")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -15,6 +15,7 @@ tut-luong-general  --prefix-filter --max-words 10 --attention luong-general --ep
 tut45-none         --prefix-filter --max-words 10 --attention none --epochs 45
 tut45-bahdanau     --prefix-filter --max-words 10 --attention bahdanau --epochs 45
 tut45-luong-general --prefix-filter --max-words 10 --attention luong-general --epochs 45
+tut45-luong-dot    --prefix-filter --max-words 10 --attention luong-dot --epochs 45
 big-none           --max-words 10 --attention none --epochs 3
 big-bahdanau       --max-words 10 --attention bahdanau --epochs 3
 big-luong-general  --max-words 10 --attention luong-general --epochs 3
