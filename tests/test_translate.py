@@ -100,6 +100,17 @@ def test_beam_of_one_is_greedy_and_a_wider_beam_scores_at_least_as_well():
             assert sequence_logprob(model, SOURCE[i], b) >= sequence_logprob(model, SOURCE[i], g) - 1e-4
 
 
+def test_each_decoding_loop_is_traced_once_for_batches_of_any_shape():
+    model = build_seq2seq(12, 10, "gru", 8, attention="luong-dot", embedding_dim=5)
+    decoder = Decoder(model)
+    for source, length in ((SOURCE, 6), (SOURCE[:2, :3], 9), (SOURCE[:1], 4)):
+        decoder.greedy(source, length)
+        decoder.beam(source, 3, length)
+        decoder.beam(source, 2, length)
+    assert decoder._greedy.experimental_get_tracing_count() == 1
+    assert decoder._beam.experimental_get_tracing_count() == 1
+
+
 def test_sampling_is_seeded():
     model = build_seq2seq(12, 10, "gru", 8, embedding_dim=5)
     decoder = Decoder(model)
