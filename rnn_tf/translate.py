@@ -214,11 +214,9 @@ def decode_ids(decoder: Decoder, cfg: TranslateConfig, source: np.ndarray, beam_
     return decoder.greedy(source, length, temperature, seed)
 
 
-def score_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, length_penalty: float = 0.6,
-                batch_size: int = 128) -> dict:
-    """BLEU and chrF (sacrebleu) of the model's translations of ``pairs`` against their references."""
-    import sacrebleu
-
+def translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, length_penalty: float = 0.6,
+                    batch_size: int = 128) -> tuple[list[str], list[str]]:
+    """(the model's translations of ``pairs``' sources, their references), as sacrebleu reads them."""
     decoder = Decoder(model)  # one per model: its compiled loops are reused for every batch
     hypotheses, references = [], []
     for start in range(0, len(pairs), batch_size):
@@ -227,6 +225,16 @@ def score_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, len
         ids, _ = decode_ids(decoder, cfg, source, beam_size, length_penalty)
         hypotheses += [tgt_vocab.decode(strip_output(row)) for row in ids]
         references += [tgt_vocab.decode(token_ids(tgt_vocab, t)) for _, t in chunk]
+    return hypotheses, references
+
+
+def score_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, length_penalty: float = 0.6,
+                batch_size: int = 128) -> dict:
+    """BLEU and chrF (sacrebleu) of the model's translations of ``pairs`` against their references."""
+    import sacrebleu
+
+    hypotheses, references = translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size, length_penalty,
+                                             batch_size)
     return {"bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
             "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
             "sentences": len(pairs), "beam_size": beam_size,
@@ -248,12 +256,17 @@ def evaluate_translator(run_dir: str, pairs: str | None = None, beam_size: int =
     """BLEU and chrF on the run's test split, or on every pair of another ``pairs`` file (same filters)."""
     check_decoding(beam_size, length_penalty)
     cfg, src_vocab, tgt_vocab, model = load_translator_run(run_dir, weights)
-    if pairs is None:
-        all_pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
-        _, _, test = pick_split(all_pairs, RunDir(run_dir).read_json(os.path.join(run_dir, "split.json")))
-    else:
-        test = load_pairs(pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
-    return score_pairs(model, src_vocab, tgt_vocab, cfg, test, beam_size, length_penalty)
+    return score_pairs(model, src_vocab, tgt_vocab, cfg, evaluation_pairs(run_dir, cfg, pairs), beam_size,
+                       length_penalty)
+
+
+def evaluation_pairs(run_dir: str, cfg: TranslateConfig, pairs: str | None = None, part: str = "test"):
+    """The run's ``part`` split ("train", "val" or "test"), or every pair of another ``pairs`` file."""
+    if pairs is not None:
+        return load_pairs(pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
+    all_pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
+    parts = pick_split(all_pairs, RunDir(run_dir).read_json(os.path.join(run_dir, "split.json")))
+    return parts[("train", "val", "test").index(part)]
 
 
 def check_decoding(beam_size: int, length_penalty: float, temperature: float = 0.0) -> None:
