@@ -12,6 +12,7 @@ with p above 0.05 is within the noise of the split.
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def compare(run_dir: str, beam_size: int, length_penalty: float, samples: int) -> list[str]:
@@ -46,7 +47,15 @@ def main() -> None:
     parser.add_argument("--length-penalty", type=float, default=0.6)
     parser.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
     args = parser.parse_args()
-    print("\n".join(compare(args.run_dir, args.beam_size, args.length_penalty, args.samples)))
+    from rnn_tf.errors import UserError
+    from rnn_tf.translate import check_decoding
+
+    try:
+        check_decoding(args.beam_size, args.length_penalty)
+        print("\n".join(compare(args.run_dir, args.beam_size, args.length_penalty, args.samples)))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
