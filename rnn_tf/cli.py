@@ -353,21 +353,25 @@ def add_translate_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="BLEU and chrF on the held-out test split",
                        description="Score a translator with sacrebleu on its test split or another pairs file.")
     add_run_arguments(p, "translate train")
-    p.add_argument("--pairs", help="score every pair of this file instead (same filters as training)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--pairs", help="score every pair of this file instead (same filters as training)")
+    which.add_argument("--split", choices=("train", "val", "test"), default="test",
+                       help="which of the run's splits to score (default: test; tune decoding on val)")
     add_decoding_arguments(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object (bleu, chrf, sentences)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (bleu, chrf, sentences, split)")
     p.set_defaults(handler=run_translate_evaluate)
 
 
 def run_translate_evaluate(args) -> int:
     from rnn_tf.translate import evaluate_translator
 
-    r = evaluate_translator(args.run_dir, args.pairs, args.beam_size, args.length_penalty, args.weights)
+    r = evaluate_translator(args.run_dir, args.pairs, args.beam_size, args.length_penalty, args.weights, args.split)
     if args.json:
         print(json.dumps({k: v for k, v in r.items() if k != "examples"}))
     else:
         how = "greedy" if r["beam_size"] == 1 else f"beam {r['beam_size']}, length penalty {r['length_penalty']}"
-        print(f"{r['sentences']} sentences, {how}: BLEU {r['bleu']:.2f}, chrF {r['chrf']:.2f}")
+        print(f"{r['sentences']} sentences ({r['split'] or args.pairs}), {how}: BLEU {r['bleu']:.2f}, "
+              f"chrF {r['chrf']:.2f}")
         for e in r["examples"]:
             print(f"  {e['hypothesis']}\n  = {e['reference']}")
     return 0

@@ -194,11 +194,14 @@ def train_translator(run_dir: str, settings: dict | None = None, *, resume: bool
     return TranslateResult(run_dir, cfg, report)
 
 
+SPLITS = ("train", "val", "test")
+
+
 def pick_split(pairs, split: dict):
-    if max(split["train"] + split["val"] + split["test"]) >= len(pairs):
+    if max(i for part in SPLITS for i in split[part]) >= len(pairs):
         raise UserError("the pairs file has changed since this run was trained (split.json no longer fits it): "
                         "evaluate with --pairs, or train a new run")
-    return tuple([pairs[i] for i in split[part]] for part in ("train", "val", "test"))
+    return tuple([pairs[i] for i in split[part]] for part in SPLITS)
 
 
 def max_output_length(cfg: TranslateConfig, source_length: int) -> int:
@@ -252,12 +255,14 @@ def load_translator_run(run_dir: str, weights: str = "best"):
 
 
 def evaluate_translator(run_dir: str, pairs: str | None = None, beam_size: int = 1, length_penalty: float = 0.6,
-                        weights: str = "best") -> dict:
-    """BLEU and chrF on the run's test split, or on every pair of another ``pairs`` file (same filters)."""
+                        weights: str = "best", split: str = "test") -> dict:
+    """BLEU and chrF on one of the run's splits (test by default), or on every pair of another ``pairs``
+    file (same filters)."""
     check_decoding(beam_size, length_penalty)
     cfg, src_vocab, tgt_vocab, model = load_translator_run(run_dir, weights)
-    return score_pairs(model, src_vocab, tgt_vocab, cfg, evaluation_pairs(run_dir, cfg, pairs), beam_size,
-                       length_penalty)
+    result = score_pairs(model, src_vocab, tgt_vocab, cfg, evaluation_pairs(run_dir, cfg, pairs, split), beam_size,
+                         length_penalty)
+    return {**result, "split": None if pairs else split}
 
 
 def evaluation_pairs(run_dir: str, cfg: TranslateConfig, pairs: str | None = None, part: str = "test"):
@@ -265,8 +270,10 @@ def evaluation_pairs(run_dir: str, cfg: TranslateConfig, pairs: str | None = Non
     if pairs is not None:
         return load_pairs(pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
     all_pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
+    if part not in SPLITS:
+        raise UserError(f"unknown split '{part}': use one of {', '.join(SPLITS)}")
     parts = pick_split(all_pairs, RunDir(run_dir).read_json(os.path.join(run_dir, "split.json")))
-    return parts[("train", "val", "test").index(part)]
+    return parts[SPLITS.index(part)]
 
 
 def check_decoding(beam_size: int, length_penalty: float, temperature: float = 0.0) -> None:

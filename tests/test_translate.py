@@ -9,13 +9,14 @@ import tensorflow as tf
 from conftest import write_pairs
 from helpers import assert_user_error
 from rnn_tf.cli import main
+from rnn_tf.config import TranslateConfig
 from rnn_tf.corpora import load_pairs
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
 from rnn_tf.errors import UserError
 from rnn_tf.models.layers import ATTENTIONS
 from rnn_tf.models.seq2seq import build_seq2seq
 from rnn_tf.runs import RunDir
-from rnn_tf.translate import masked_loss, train_translator, translate_texts
+from rnn_tf.translate import SPLITS, evaluation_pairs, masked_loss, train_translator, translate_texts
 
 @pytest.fixture(scope="module")
 def pairs_file(tmp_path_factory):
@@ -189,7 +190,15 @@ def test_cli_translate_evaluate_and_attention_plot(trained, tmp_path, capsys):
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert main(["translate", "evaluate", "--run-dir", run_dir, "--beam-size", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert {"bleu", "chrf", "sentences"} <= set(report) and report["beam_size"] == 3
+    assert {"bleu", "chrf", "sentences"} <= set(report) and report["beam_size"] == 3 and report["split"] == "test"
+    assert main(["translate", "evaluate", "--run-dir", run_dir, "--split", "val", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    split = json.load(open(os.path.join(run_dir, "split.json")))
+    assert report["split"] == "val" and report["sentences"] == len(split["val"])
+    cfg = TranslateConfig.from_dict(RunDir(run_dir).read_config())
+    pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
+    for part in SPLITS:
+        assert evaluation_pairs(run_dir, cfg, part=part) == [pairs[i] for i in split[part]]
 
 
 @pytest.mark.parametrize("args, match", [
@@ -199,6 +208,7 @@ def test_cli_translate_evaluate_and_attention_plot(trained, tmp_path, capsys):
     (["translate", "translate", "--run-dir", "{run}", " "], "empty input"),
     (["translate", "translate", "--run-dir", "{classify}", "hello"], "not a translate run"),
     (["translate", "evaluate", "--run-dir", "{tmp}/nothing"], "not a run folder"),
+    (["translate", "evaluate", "--run-dir", "{run}", "--pairs", "{pairs}", "--split", "val"], "not allowed with"),
 ])
 def test_cli_user_errors_exit_2_with_one_line(trained, pairs_file, tmp_path, capsys, args, match):
     bad = tmp_path / "bad.txt"
