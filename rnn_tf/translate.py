@@ -218,9 +218,12 @@ def decode_ids(decoder: Decoder, cfg: TranslateConfig, source: np.ndarray, beam_
 
 
 def translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, length_penalty: float = 0.6,
-                    batch_size: int = 128) -> tuple[list[str], list[str]]:
-    """(the model's translations of ``pairs``' sources, their references), as sacrebleu reads them."""
-    decoder = Decoder(model)  # one per model: its compiled loops are reused for every batch
+                    batch_size: int = 128, decoder: Decoder | None = None) -> tuple[list[str], list[str]]:
+    """(the model's translations of ``pairs``' sources, their references), as sacrebleu reads them.
+
+    Pass a ``decoder`` to reuse its compiled loops across calls (each new Decoder traces them once).
+    """
+    decoder = decoder or Decoder(model)  # its compiled loops are reused for every batch
     hypotheses, references = [], []
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]

@@ -163,21 +163,38 @@ def test_unknown_words_warn_and_empty_input_is_an_error(trained):
         translate_texts(str(trained[0]), ["I am red."], beam_size=0)
 
 
-def test_the_significance_script_compares_greedy_and_beam_on_both_splits(trained):
+def load_script(name):
     import importlib.util
 
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(__file__), "..", "scripts",
+                                                                      f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_significance_script_compares_greedy_and_beam_on_both_splits(trained):
     from rnn_tf.translate import evaluate_translator
 
-    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "translate_significance.py")
-    spec = importlib.util.spec_from_file_location("translate_significance", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("translate_significance")
     rows = [line.split(" | ") for line in script.compare(str(trained[0]), 2, 0.6, 20)[2:]]
     assert [(r[0].strip("| ").split()[0], r[1]) for r in rows] == [
         ("val", "greedy"), ("val", "beam 2"), ("test", "greedy"), ("test", "beam 2")]
     assert rows[2][2].split()[0] == f"{evaluate_translator(str(trained[0]))['bleu']:.1f}"
     assert rows[3][2].split()[0] == f"{evaluate_translator(str(trained[0]), beam_size=2)['bleu']:.1f}"
     assert 0.0 <= float(rows[3][3]) <= 1.0 and rows[2][3] == ""
+
+
+def test_compiled_greedy_equals_the_benchmarks_eager_word_by_word_loop(trained):
+    from rnn_tf.translate import evaluation_pairs, load_translator_run, max_output_length, token_ids, translate_pairs
+
+    bench = load_script("bench_translate")
+    cfg, src_vocab, tgt_vocab, model = load_translator_run(str(trained[0]))
+    pairs = evaluation_pairs(str(trained[0]), cfg)
+    compiled, _ = translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, batch_size=3)
+    eager = [tgt_vocab.decode(bench.naive_greedy(model, ids, max_output_length(cfg, len(ids))))
+             for ids in (token_ids(src_vocab, s) for s, _ in pairs)]
+    assert eager == compiled and any(compiled)
 
 
 def test_cli_translate_evaluate_and_attention_plot(trained, tmp_path, capsys):
