@@ -2,6 +2,8 @@
 
 * ``SampleText``: after every epoch, print text sampled at several temperatures and append it to
   ``samples.txt``.
+* ``SampleTranslations``: after every epoch, print a few held-out sentences with the model's current
+  (greedy) translations and their references, and append them to ``samples.txt``.
 * ``RunCheckpoint``: after every epoch, save weights + optimizer state, the best weights by validation
   loss, a history row (with bits per character and perplexity), then commit the epoch in ``state.json``.
   An epoch whose loss is not finite is not saved, and training stops (the last good epoch stays).
@@ -63,6 +65,27 @@ class SampleText(keras.callbacks.Callback):
             lines.append(f"--- temperature {s.temperature:g}\n{self.prime}{s.text}")
         text = "\n".join(lines) + "\n"
         print(text, file=self.stream, flush=True)
+        if self.run is not None:
+            with open(self.run.samples, "a", encoding="utf-8") as f:
+                f.write(text)
+
+
+class SampleTranslations(keras.callbacks.Callback):
+    """After every epoch, ``translate()`` returns the model's translations of ``sources`` (a fixed few)."""
+
+    def __init__(self, translate, sources: list[str], references: list[str], run: RunDir | None, stream=None):
+        super().__init__()
+        self.translate, self.sources, self.references, self.run = translate, sources, references, run
+        self.stream = stream or sys.stdout
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.sources or not math.isfinite((logs or {}).get("loss", 0.0)):
+            return
+        lines = [f"----- translations after epoch {epoch + 1} -----"]
+        for source, reference, output in zip(self.sources, self.references, self.translate()):
+            lines += [f"  {source}", f"  > {output}", f"  = {reference}"]
+        text = "\n".join(lines) + "\n"
+        print(text, end="", file=self.stream, flush=True)
         if self.run is not None:
             with open(self.run.samples, "a", encoding="utf-8") as f:
                 f.write(text)

@@ -6,7 +6,7 @@
     best.weights.h5              the epoch with the lowest validation loss so far
     state.json                   the last completed epoch and the best one (written last: the commit point)
     history.csv                  one row per epoch
-    samples.txt                  text sampled after every epoch
+    samples.txt                  text sampled (or sentences translated) after every epoch
 
 Files are written to a temporary name and renamed into place, so a crash never leaves half a file
 behind; ``state.json`` is written after the epoch's weights and history, so on ``--resume`` everything

@@ -3,7 +3,8 @@
 Training is teacher-forced: the decoder reads ``<start> y1 .. yn`` and is scored on ``y1 .. yn <end>``,
 with padding left out of the loss and the accuracy. The run folder holds ``config.json``,
 ``source_vocab.json``, ``target_vocab.json``, ``split.json`` (the seeded train/validation/test
-split), weights with optimizer state, ``history.csv`` and ``metrics.json`` (test BLEU and chrF).
+split), weights with optimizer state, ``history.csv``, ``samples.txt`` (a few validation sentences
+translated after every epoch) and ``metrics.json`` (test BLEU and chrF).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rnn_tf.callbacks import RunCheckpoint
+from rnn_tf.callbacks import RunCheckpoint, SampleTranslations
 from rnn_tf.config import TranslateConfig
 from rnn_tf.corpora import load_pairs, normalize_sentence, stratified_split
 from rnn_tf.datasets import index_stream, pad_sequences
@@ -31,6 +32,8 @@ from rnn_tf.train import Adam, load_weights, open_run, restore_checkpoint
 from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
 
 START, END = "<start>", "<end>"
+SPLITS = ("train", "val", "test")
+SAMPLE_SENTENCES = 3  # validation sentences translated after every epoch
 
 
 def masked_loss(y_true, logits):
@@ -177,16 +180,22 @@ def train_translator(run_dir: str, settings: dict | None = None, *, resume: bool
                             seed=cfg.seed, start_step=int(model.training.optimizer.iterations.numpy()))
     val_ds = pair_dataset(*encode_pairs(val_pairs, src_vocab, tgt_vocab), cfg.batch_size, train=False)
     checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream)
+    shown = val_pairs[:SAMPLE_SENTENCES]
+    decoder = Decoder(model)
+    samples = SampleTranslations(
+        lambda: translate_pairs(model, src_vocab, tgt_vocab, cfg, shown, decoder=decoder)[0],
+        [src_vocab.decode(token_ids(src_vocab, s)) for s, _ in shown],
+        [tgt_vocab.decode(token_ids(tgt_vocab, t)) for _, t in shown], run, stream)
     print(f"training {model.training.name} on {cfg.pairs}: {len(train_pairs)} training, {len(val_pairs)} "
           f"validation, {len(test_pairs)} test pairs, vocabularies {len(src_vocab)} -> {len(tgt_vocab)}, "
           f"epochs {done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
     model.training.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
-                       validation_data=val_ds, callbacks=[keras.callbacks.TerminateOnNaN(), checkpoint],
+                       validation_data=val_ds, callbacks=[keras.callbacks.TerminateOnNaN(), checkpoint, samples],
                        verbose=verbose, shuffle=False)
     if not os.path.isfile(run.best_weights):
         raise UserError("training diverged before any epoch was saved: lower --learning-rate and start again")
     load_weights(model.training, run.weights("best"))
-    report = score_pairs(model, src_vocab, tgt_vocab, cfg, test_pairs, beam_size=1)
+    report = score_pairs(model, src_vocab, tgt_vocab, cfg, test_pairs, beam_size=1, decoder=decoder)
     report["training_seconds"] = round(sum(float(r["seconds"]) for r in run.read_history()), 1)
     run.write_json(os.path.join(run_dir, "metrics.json"), report)
     print(f"test split, greedy: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on {report['sentences']} "
@@ -194,7 +203,6 @@ def train_translator(run_dir: str, settings: dict | None = None, *, resume: bool
     return TranslateResult(run_dir, cfg, report)
 
 
-SPLITS = ("train", "val", "test")
 
 
 def pick_split(pairs, split: dict):
@@ -235,12 +243,12 @@ def translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1,
 
 
 def score_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, length_penalty: float = 0.6,
-                batch_size: int = 128) -> dict:
+                batch_size: int = 128, decoder: Decoder | None = None) -> dict:
     """BLEU and chrF (sacrebleu) of the model's translations of ``pairs`` against their references."""
     import sacrebleu
 
     hypotheses, references = translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size, length_penalty,
-                                             batch_size)
+                                             batch_size, decoder)
     return {"bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
             "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
             "sentences": len(pairs), "beam_size": beam_size,

@@ -16,7 +16,10 @@ from rnn_tf.errors import UserError
 from rnn_tf.models.layers import ATTENTIONS
 from rnn_tf.models.seq2seq import build_seq2seq
 from rnn_tf.runs import RunDir
-from rnn_tf.translate import SPLITS, evaluation_pairs, masked_loss, train_translator, translate_texts
+from rnn_tf.translate import (
+    SPLITS, evaluation_pairs, masked_loss, token_ids, train_translator, translate_texts,
+)
+from rnn_tf.vocab import Vocabulary
 
 @pytest.fixture(scope="module")
 def pairs_file(tmp_path_factory):
@@ -142,6 +145,22 @@ def test_a_translation_run_is_complete_and_reloads_identically(trained):
     assert [r["translation"] for r in a] == [r["translation"] for r in b]
     assert a[0]["attention"].shape[1] == 4  # one column per source token
     assert translate_texts(str(run_dir), ["I am red."], beam_size=3)[0]["attention"] is None
+
+
+def test_every_epoch_translates_the_same_validation_sentences_into_samples_txt(trained):
+    run_dir = str(trained[0])
+    blocks = open(os.path.join(run_dir, "samples.txt"), encoding="utf-8").read().split("----- translations after ")
+    assert [b.split(" -----")[0] for b in blocks[1:]] == ["epoch 1", "epoch 2"]
+    lines = blocks[-1].splitlines()[1:]
+    sources, outputs, references = lines[0::3], lines[1::3], lines[2::3]
+    cfg = TranslateConfig.from_dict(RunDir(run_dir).read_config())
+    val = evaluation_pairs(run_dir, cfg, part="val")[:3]
+    source_vocab, target_vocab = (Vocabulary.load(os.path.join(run_dir, f"{side}_vocab.json"))
+                                  for side in ("source", "target"))
+    assert [s.strip() for s in sources] == [source_vocab.decode(token_ids(source_vocab, s)) for s, _ in val]
+    assert [r[4:] for r in references] == [target_vocab.decode(token_ids(target_vocab, t)) for _, t in val]
+    last = translate_texts(run_dir, [s.strip() for s in sources], weights="last")
+    assert [o[4:] for o in outputs] == [r["translation"] for r in last]
 
 
 def test_resume_continues_exactly(tmp_path, pairs_file):
