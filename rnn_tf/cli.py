@@ -336,11 +336,9 @@ def run_translate_translate(args) -> int:
     if not texts and not sys.stdin.isatty():
         texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
     results = translate_texts(args.run_dir, texts, args.beam_size, args.length_penalty, args.temperature,
-                              args.seed, args.weights)
+                              args.seed, args.weights, attention=bool(args.plot_attention))
     if args.plot_attention:
         first = results[0]
-        if first["attention"] is None:
-            raise UserError("--plot-attention needs greedy decoding: drop --beam-size")
         save_attention_png(args.plot_attention, first["source"], first["tokens"], first["attention"])
     for r in results:
         print(json.dumps({"source": " ".join(r["source"]), "translation": r["translation"]}, ensure_ascii=False)

@@ -110,6 +110,23 @@ class Decoder:
                           tf.constant(float(alpha))).numpy()
 
 
+    def attention(self, source: np.ndarray, outputs: list[list[int]]) -> np.ndarray:
+        """Attention weights (B, L, S) of given translations (ids without ``<end>``), found by feeding
+        each one back through the step model (teacher forcing): for beam-search outputs, whose
+        search keeps no weights. Row t is the attention while writing output t (the last: ``<end>``)."""
+        memory, states, mask = self._encode(tf.constant(source, tf.int32))
+        length = max(map(len, outputs)) + 1
+        inputs = np.full((len(outputs), length), PAD_ID, np.int32)
+        for i, out in enumerate(outputs):
+            inputs[i, : len(out) + 1] = [START_ID, *out]
+        weights = []
+        for t in range(length):  # a few eager steps for a few sentences: not worth compiling
+            *rest, attention = self.model.step([tf.constant(inputs[:, t]), *states, memory, mask], training=False)
+            states = rest[1:]
+            weights.append(attention)
+        return np.stack(weights, axis=1)
+
+
 def strip_output(ids) -> list[int]:
     """The ids before the first ``<end>``, without padding."""
     out = []

@@ -297,8 +297,11 @@ def check_decoding(beam_size: int, length_penalty: float, temperature: float = 0
 
 
 def translate_texts(run_dir: str, texts: list[str], beam_size: int = 1, length_penalty: float = 0.6,
-                    temperature: float = 0.0, seed: int = 0, weights: str = "best") -> list[dict]:
-    """Translations of ``texts``; each with its source tokens, output tokens and (greedy) attention."""
+                    temperature: float = 0.0, seed: int = 0, weights: str = "best",
+                    attention: bool = False) -> list[dict]:
+    """Translations of ``texts``; each with its source tokens, output tokens and attention weights
+    (greedy and sampled decoding record them as they go; beam search only with ``attention=True``,
+    which feeds each translation back through the decoder to find them)."""
     check_decoding(beam_size, length_penalty, temperature)
     if temperature > 0 and beam_size > 1:
         raise UserError("--temperature samples one translation: use it with --beam-size 1")
@@ -306,19 +309,21 @@ def translate_texts(run_dir: str, texts: list[str], beam_size: int = 1, length_p
     if not sentences or any(not s for s in sentences):
         raise UserError("empty input: give one or more sentences to translate")
     cfg, src_vocab, tgt_vocab, model = load_translator_run(run_dir, weights)
+    if attention and cfg.attention == "none":
+        raise UserError("this run has no attention to show (it was trained with --attention none)")
     unknown = sorted({w for s in sentences for w in s if w not in src_vocab.stoi})
     if unknown:
         warnings.warn(f"{len(unknown)} word(s) not in the source vocabulary ({', '.join(map(repr, unknown[:10]))}) "
                       f"map to <unk>", stacklevel=2)
     source = pad_sequences([token_ids(src_vocab, s) for s in sentences], max(map(len, sentences)))
-    ids, attention = decode_ids(Decoder(model), cfg, source, beam_size, length_penalty, temperature, seed)
-    results = []
-    for i, (sentence, row) in enumerate(zip(sentences, ids)):
-        out = strip_output(row)
-        results.append({"source": sentence, "tokens": [tgt_vocab.itos[j] for j in out],
-                        "translation": tgt_vocab.decode(out),
-                        "attention": None if attention is None else attention[i, : len(out) + 1, : len(sentence)]})
-    return results
+    decoder = Decoder(model)
+    ids, weights_of = decode_ids(decoder, cfg, source, beam_size, length_penalty, temperature, seed)
+    outputs = [strip_output(row) for row in ids]
+    if weights_of is None and attention:
+        weights_of = decoder.attention(source, outputs)
+    return [{"source": sentence, "tokens": [tgt_vocab.itos[j] for j in out], "translation": tgt_vocab.decode(out),
+             "attention": None if weights_of is None else weights_of[i, : len(out) + 1, : len(sentence)]}
+            for i, (sentence, out) in enumerate(zip(sentences, outputs))]
 
 
 def save_attention_png(path: str, source: list[str], output: list[str], weights: np.ndarray) -> None:

@@ -115,6 +115,19 @@ def test_each_decoding_loop_is_traced_once_for_batches_of_any_shape():
     assert decoder._beam.experimental_get_tracing_count() == 1
 
 
+def test_teacher_forced_attention_of_the_greedy_output_is_the_greedy_attention():
+    keras.utils.set_random_seed(1)
+    model = build_seq2seq(12, 10, "gru", 8, attention="luong-general", embedding_dim=5)
+    decoder = Decoder(model)
+    ids, weights = decoder.greedy(SOURCE, 6)
+    outputs = [strip_output(row) for row in ids]
+    again = decoder.attention(SOURCE, outputs)
+    for i, out in enumerate(outputs):
+        rows = min(len(out) + 1, ids.shape[1])  # a translation cut at max_length has no <end> row
+        np.testing.assert_allclose(again[i, :rows], weights[i, :rows], atol=1e-5)
+    assert np.all(again[1, :, 2:] == 0.0)  # padding gets no weight here either
+
+
 def test_sampling_is_seeded():
     model = build_seq2seq(12, 10, "gru", 8, embedding_dim=5)
     decoder = Decoder(model)
@@ -145,6 +158,10 @@ def test_a_translation_run_is_complete_and_reloads_identically(trained):
     assert [r["translation"] for r in a] == [r["translation"] for r in b]
     assert a[0]["attention"].shape[1] == 4  # one column per source token
     assert translate_texts(str(run_dir), ["I am red."], beam_size=3)[0]["attention"] is None
+    beam = translate_texts(str(run_dir), ["I am red.", "He is blue."], beam_size=3, attention=True)
+    for r in beam:
+        assert r["attention"].shape == (len(r["tokens"]) + 1, 4)
+        np.testing.assert_allclose(r["attention"].sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_every_epoch_translates_the_same_validation_sentences_into_samples_txt(trained):
@@ -224,6 +241,11 @@ def test_cli_translate_evaluate_and_attention_plot(trained, tmp_path, capsys):
     lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
     assert [l["source"] for l in lines] == ["i am red .", "you are green ."]
     assert png.read_bytes()[:4] == b"\x89PNG"
+    beam_png = tmp_path / "beam-attention.png"
+    assert main(["translate", "translate", "--run-dir", run_dir, "I am red.", "--beam-size", "3",
+                 "--plot-attention", str(beam_png)]) == 0
+    capsys.readouterr()
+    assert beam_png.read_bytes()[:4] == b"\x89PNG"
     assert main(["translate", "evaluate", "--run-dir", run_dir, "--beam-size", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {"bleu", "chrf", "sentences"} <= set(report) and report["beam_size"] == 3 and report["split"] == "test"
@@ -255,3 +277,11 @@ def test_cli_user_errors_exit_2_with_one_line(trained, pairs_file, tmp_path, cap
     args = [a.format(bad=bad, tmp=tmp_path, pairs=pairs_file, run=trained[0], classify=classify) for a in args]
     assert_user_error(args, capsys, match)
     assert not (tmp_path / "new").exists()
+
+
+def test_a_run_without_attention_has_no_heat_map_to_plot(tmp_path, pairs_file, capsys):
+    train(tmp_path / "plain", pairs_file, epochs=1, attention="none")
+    png = tmp_path / "attention.png"
+    assert_user_error(["translate", "translate", "--run-dir", str(tmp_path / "plain"), "I am red.",
+                       "--plot-attention", str(png)], capsys, "no attention to show")
+    assert not png.exists()
