@@ -8,6 +8,9 @@ Beam search keeps the ``beam_size`` best partial translations per sentence by to
 A finished beam is carried along unchanged. The winner is chosen by score / lp(length) with the GNMT
 length penalty lp = ((5 + length) / 6) ** alpha (alpha 0: no penalty, so short outputs are favoured).
 A beam of size 1 is greedy decoding.
+
+``Decoder.attention`` finds the attention weights of translations already chosen (beam search keeps
+none) by feeding them back through the step model.
 """
 
 from __future__ import annotations
@@ -108,7 +111,6 @@ class Decoder:
     def beam(self, source: np.ndarray, beam_size: int, max_length: int, alpha: float = 0.6) -> np.ndarray:
         return self._beam(tf.constant(source, tf.int32), tf.constant(int(beam_size)), tf.constant(int(max_length)),
                           tf.constant(float(alpha))).numpy()
-
 
     def attention(self, source: np.ndarray, outputs: list[list[int]]) -> np.ndarray:
         """Attention weights (B, L, S) of given translations (ids without ``<end>``), found by feeding
