@@ -7,6 +7,7 @@
 * ``RunCheckpoint``: after every epoch, save weights + optimizer state, the best weights by validation
   loss, a history row (with bits per character and perplexity), then commit the epoch in ``state.json``.
   An epoch whose loss is not finite is not saved, and training stops (the last good epoch stays).
+  With ``--patience N``, training also stops after N epochs without a lower validation loss.
 """
 
 from __future__ import annotations
@@ -92,15 +93,17 @@ class SampleTranslations(keras.callbacks.Callback):
 
 
 class RunCheckpoint(keras.callbacks.Callback):
-    """Save and commit every epoch; ``best_val_loss`` carries over when a run is resumed."""
+    """Save and commit every epoch; ``best_val_loss`` carries over when a run is resumed. With
+    ``patience`` N > 0, stop after N committed epochs in a row without a lower validation loss."""
 
     def __init__(self, run: RunDir, best_val_loss: float | None = None, best_epoch: int | None = None,
-                 stream=None, columns=logged_columns):
+                 stream=None, columns=logged_columns, patience: int = 0):
         super().__init__()
         self.run = run
         self.columns = columns
         self.best_val_loss = best_val_loss
         self.best_epoch = best_epoch
+        self.patience = patience
         self.stream = stream or sys.stdout
         self.stopped_on_nan = False
         self._started = time.perf_counter()
@@ -141,6 +144,15 @@ class RunCheckpoint(keras.callbacks.Callback):
             f"{k} {v:.4f}" for k, v in columns.items() if v is not None
         ) + (" (best so far)" if improved else "")
         print(summary, file=self.stream, flush=True)
+        if out_of_patience(self.patience, number, self.best_epoch):
+            self.model.stop_training = True
+            print(f"no lower val_loss for {self.patience} epochs (best: epoch {self.best_epoch}): stopping early",
+                  file=self.stream, flush=True)
+
+
+def out_of_patience(patience: int, epoch: int, best_epoch: int | None) -> bool:
+    """Early stopping's rule: ``patience`` epochs (> 0) have passed since the best one."""
+    return bool(patience) and best_epoch is not None and epoch - best_epoch >= patience
 
 
 def rng_variables(model: keras.Model) -> list:

@@ -192,7 +192,8 @@ def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict
     start_step = int(model.optimizer.iterations.numpy())
     train_ds = classification_dataset(x_train, y_train, cfg.batch_size, seed=cfg.seed, start_step=start_step)
     val_ds = classification_dataset(x_val, y_val, cfg.batch_size, train=False)
-    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream)
+    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
+                               patience=cfg.patience)
     print(f"training {model.name} on {cfg.data}: {len(train)} training, {len(val)} validation, {len(test)} test "
           f"examples, {len(cfg.labels)} classes, vocabulary {len(vocab)}, epochs {done + 1}..{cfg.epochs}, "
           f"run folder '{run.path}'", file=stream, flush=True)

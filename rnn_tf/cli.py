@@ -51,6 +51,7 @@ def add_textgen_settings(p) -> None:
     p.add_argument("--val-steps", type=int, help="validation batches per epoch (default: all held-out text)")
     p.add_argument("--learning-rate", type=float, help=f"RMSprop learning rate (default: {D.learning_rate})")
     p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {D.clipnorm})")
+    p.add_argument("--patience", type=int, help="stop after N epochs without a lower val_loss; 0 = never (default: 0)")
     p.add_argument("--lr-decay", type=float, help=f"learning-rate factor per epoch (default: {D.lr_decay})")
     p.add_argument("--val-fraction", type=float, help=f"share of documents held out (default: {D.val_fraction})")
     p.add_argument("--prime", help="text the epoch samples start from (default: the corpus's first line)")
@@ -192,6 +193,7 @@ def add_classify_settings(p) -> None:
     p.add_argument("--epochs", type=int, help=f"train until this epoch (default: {C.epochs})")
     p.add_argument("--learning-rate", type=float, help=f"Adam learning rate (default: {C.learning_rate})")
     p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {C.clipnorm})")
+    p.add_argument("--patience", type=int, help="stop after N epochs without a lower val_loss; 0 = never (default: 0)")
     p.add_argument("--test-fraction", type=float, help=f"stratified test share (default: {C.test_fraction})")
     p.add_argument("--val-fraction", type=float, help=f"stratified validation share (default: {C.val_fraction})")
     p.add_argument("--folds", type=int, help="k-fold cross-validation instead of one test split")
@@ -297,6 +299,7 @@ def add_translate_settings(p) -> None:
     p.add_argument("--epochs", type=int, help=f"train until this epoch (default: {T.epochs})")
     p.add_argument("--learning-rate", type=float, help=f"Adam learning rate (default: {T.learning_rate})")
     p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {T.clipnorm})")
+    p.add_argument("--patience", type=int, help="stop after N epochs without a lower val_loss; 0 = never (default: 0)")
 
 
 def run_translate_train(args) -> int:

@@ -18,7 +18,7 @@ class RunConfig:
     """What every task's config shares: JSON round trip, checks, and the rules of ``--resume``."""
 
     TASK = ""
-    RESUMABLE: tuple[str, ...] = ("epochs",)  # what --resume may change
+    RESUMABLE: tuple[str, ...] = ("epochs", "patience")  # what --resume may change
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -52,7 +52,8 @@ class RunConfig:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range: use (0, 0.5)")
 
     def check_model_and_optimizer(self) -> None:
-        """The settings every recurrent task shares: cell, level, dropout, learning rate, clipping."""
+        """The settings every recurrent task shares: cell, level, dropout, learning rate, clipping,
+        patience."""
         from rnn_tf.models.cells import cell_spec
         from rnn_tf.vocab import LEVELS
 
@@ -65,6 +66,8 @@ class RunConfig:
             raise UserError(f"--learning-rate {self.learning_rate} is not above 0")
         if not (self.clipnorm >= 0 and math.isfinite(self.clipnorm)):
             raise UserError(f"--clipnorm {self.clipnorm} is negative: use 0 (off) or a positive norm")
+        if self.patience < 0:
+            raise UserError(f"--patience {self.patience} is negative: use 0 (never stop early) or more epochs")
 
     def resumed_with(self, overrides: dict):
         """This (saved) config with ``overrides`` from a ``--resume`` command line; changing a setting
@@ -106,6 +109,7 @@ class TextgenConfig(RunConfig):
     learning_rate: float = 2e-3
     clipnorm: float = 5.0  # clip the global gradient norm; 0 switches clipping off
     lr_decay: float = 1.0  # multiply the learning rate by this after every epoch
+    patience: int = 0  # stop after this many epochs without a lower val_loss (0: never stop early)
     seed: int | None = None  # None: drawn at random and saved here
     # samples printed after every epoch
     prime: str | None = None  # None: the start of the first training document
@@ -114,7 +118,7 @@ class TextgenConfig(RunConfig):
     task: str = "textgen"
 
     TASK = "textgen"
-    RESUMABLE = ("epochs", "sample_length", "temperatures")
+    RESUMABLE = ("epochs", "patience", "sample_length", "temperatures")
 
     def validate(self) -> "TextgenConfig":
         self.check_positive("units", "layers", "embedding_dim", "seq_len", "batch_size", "epochs",
@@ -159,12 +163,13 @@ class ClassifyConfig(RunConfig):
     epochs: int = 5
     learning_rate: float = 1e-3  # Adam
     clipnorm: float = 5.0
+    patience: int = 0  # stop after this many epochs without a lower val_loss (0: never stop early)
     seed: int | None = None
     labels: list[str] | None = None  # the label of each class id, set from the training data
     task: str = "classify"
 
     TASK = "classify"
-    RESUMABLE = ("epochs",)
+    RESUMABLE = ("epochs", "patience")
 
     def validate(self) -> "ClassifyConfig":
         from rnn_tf.models.classifier import BOW_HEADS, MODELS
@@ -211,12 +216,13 @@ class TranslateConfig(RunConfig):
     epochs: int = 10
     learning_rate: float = 1e-3  # Adam
     clipnorm: float = 5.0
+    patience: int = 0  # stop after this many epochs without a lower val_loss (0: never stop early)
     seed: int | None = None
     level: str = "word"
     task: str = "translate"
 
     TASK = "translate"
-    RESUMABLE = ("epochs",)
+    RESUMABLE = ("epochs", "patience")
 
     def validate(self) -> "TranslateConfig":
         from rnn_tf.models.layers import ATTENTIONS

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from rnn_tf.callbacks import RunCheckpoint, SampleText, language_model_columns, rng_variables
+from rnn_tf.callbacks import RunCheckpoint, SampleText, language_model_columns, out_of_patience, rng_variables
 from rnn_tf.config import TextgenConfig
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
 from rnn_tf.datasets import language_model_dataset, lm_windows
@@ -173,7 +173,7 @@ def train_textgen(
             data.val_ids, cfg.seq_len, cfg.batch_size, shuffle=False, repeat=False
         )
     checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
-                               columns=language_model_columns)
+                               columns=language_model_columns, patience=cfg.patience)
     sampler = Sampler(lm, data.vocab)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
@@ -230,6 +230,11 @@ def open_run(run: RunDir, config_cls, settings: dict | None, resume: bool, overw
         raise UserError(
             f"run '{run.path}' has already trained {done} epochs: pass --epochs N with N above {done} "
             "to train further"
+        )
+    if out_of_patience(cfg.patience, done, state.get("best_epoch")):
+        raise UserError(
+            f"run '{run.path}' stopped early at epoch {done} ({done - state['best_epoch']} epochs after its best, "
+            f"epoch {state['best_epoch']}): resume with a larger --patience, or --patience 0 to train on"
         )
     return cfg, state, done
 

@@ -179,7 +179,8 @@ def train_translator(run_dir: str, settings: dict | None = None, *, resume: bool
     train_ds = pair_dataset(*encode_pairs(train_pairs, src_vocab, tgt_vocab), cfg.batch_size, train=True,
                             seed=cfg.seed, start_step=int(model.training.optimizer.iterations.numpy()))
     val_ds = pair_dataset(*encode_pairs(val_pairs, src_vocab, tgt_vocab), cfg.batch_size, train=False)
-    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream)
+    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
+                               patience=cfg.patience)
     shown = val_pairs[:SAMPLE_SENTENCES]
     decoder = Decoder(model)
     samples = SampleTranslations(

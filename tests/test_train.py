@@ -119,6 +119,25 @@ def test_resume_keeps_the_best_epoch_when_later_epochs_are_worse(trained, tmp_pa
     assert run.read_state()["best_epoch"] == state["best_epoch"]
 
 
+def test_patience_stops_early_and_a_resume_out_of_patience_is_refused(trained, tmp_path, capsys):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained[0], run_dir)
+    run = RunDir(str(run_dir))
+    run.write_json(run.state, {**run.read_state(), "best_epoch": 1, "best_val_loss": -1.0})  # unbeatable epoch 1
+    result = train_textgen(str(run_dir), {"epochs": 6, "patience": 2}, resume=True, verbose=0)
+    assert result.epochs_done == 3 and "no lower val_loss for 2 epochs (best: epoch 1)" in capsys.readouterr().out
+    assert [r["epoch"] for r in run.read_history()] == ["1", "2", "3"]
+    before = fingerprint(run_dir)
+    with pytest.raises(UserError, match="stopped early at epoch 3.*larger --patience"):
+        train_textgen(str(run_dir), {"epochs": 6, "patience": 2}, resume=True, verbose=0)
+    assert fingerprint(run_dir) == before
+    result = train_textgen(str(run_dir), {"epochs": 6, "patience": 4}, resume=True, verbose=0,
+                           stream=open(os.devnull, "w"))
+    assert result.epochs_done == 5 and run.read_config()["patience"] == 4
+
+
 def test_an_interrupted_epoch_is_dropped_from_the_history_on_resume(trained, tmp_path):
     import shutil
 
@@ -192,6 +211,7 @@ def test_resume_of_a_folder_without_a_run_is_a_user_error(tmp_path):
     ({"cell": "lstmm"}, "unknown cell"),
     ({"learning_rate": 0.0}, "learning-rate"),
     ({"temperatures": [0.0]}, "above 0"),
+    ({"patience": -1}, "--patience -1 is negative"),
 ])
 def test_bad_new_runs_are_user_errors_and_write_nothing(tmp_path, corpus_dir, settings, match):
     with pytest.raises(UserError, match=match):

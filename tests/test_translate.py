@@ -263,6 +263,7 @@ def test_cli_translate_evaluate_and_attention_plot(trained, tmp_path, capsys):
     (["translate", "train", "--pairs", "{bad}", "--run-dir", "{tmp}/new"], "line 2 is not"),
     (["translate", "train", "--run-dir", "{tmp}/new"], "no sentence pairs given"),
     (["translate", "train", "--pairs", "{pairs}", "--cell", "irnn"], "invalid choice: 'irnn'"),
+    (["translate", "train", "--pairs", "{pairs}", "--run-dir", "{tmp}/new", "--patience", "-2"], "--patience -2 is negative"),
     (["translate", "translate", "--run-dir", "{run}", " "], "empty input"),
     (["translate", "translate", "--run-dir", "{classify}", "hello"], "not a translate run"),
     (["translate", "evaluate", "--run-dir", "{tmp}/nothing"], "not a run folder"),
