@@ -1,6 +1,7 @@
 """The command line, run in-process: every command, its JSON output, and exit code 2 for user errors."""
 
 import json
+import os
 
 import pytest
 
@@ -98,3 +99,21 @@ def test_every_command_has_help(capsys):
     out = capsys.readouterr().out
     for flag in ("--steps-per-epoch", "--clipnorm", "--top-p", "--num-samples", "--json", "--weights"):
         assert flag in out
+
+
+def test_every_command_in_the_readme_parses():
+    """The README is the manual: each `rnn-tf ...` line in it must be a command the CLI accepts."""
+    import re
+    import shlex
+
+    from rnn_tf.cli import build_parser
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    commands = re.findall(r"^(?:.*\| )?rnn-tf (.*)$", readme, re.M)
+    assert len(commands) >= 30
+    parser = build_parser()
+    for command in commands:
+        try:
+            parser.parse_args(shlex.split(command))
+        except SystemExit:
+            pytest.fail(f"README command does not parse: rnn-tf {command}")
