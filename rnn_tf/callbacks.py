@@ -47,6 +47,14 @@ def logged_columns(logs: dict) -> dict:
     return {k: logs.get(k) for k in keys + [f"val_{k}" for k in keys if f"val_{k}" in logs]}
 
 
+def publish_samples(text: str, run: RunDir | None, stream) -> None:
+    """Print an epoch's samples and append them to the run's ``samples.txt``."""
+    print(text, end="", file=stream, flush=True)
+    if run is not None:
+        with open(run.samples, "a", encoding="utf-8") as f:
+            f.write(text)
+
+
 class SampleText(keras.callbacks.Callback):
     def __init__(self, sampler: Sampler, run: RunDir | None, prime: str, length: int,
                  temperatures, seed: int, stream=None):
@@ -64,11 +72,7 @@ class SampleText(keras.callbacks.Callback):
         lines = [f"\n----- samples after epoch {epoch + 1} (prime {self.prime!r}) -----"]
         for s in samples:
             lines.append(f"--- temperature {s.temperature:g}\n{self.prime}{s.text}")
-        text = "\n".join(lines) + "\n"
-        print(text, file=self.stream, flush=True)
-        if self.run is not None:
-            with open(self.run.samples, "a", encoding="utf-8") as f:
-                f.write(text)
+        publish_samples("\n".join(lines) + "\n", self.run, self.stream)
 
 
 class SampleTranslations(keras.callbacks.Callback):
@@ -85,11 +89,7 @@ class SampleTranslations(keras.callbacks.Callback):
         lines = [f"----- translations after epoch {epoch + 1} -----"]
         for source, reference, output in zip(self.sources, self.references, self.translate()):
             lines += [f"  {source}", f"  > {output}", f"  = {reference}"]
-        text = "\n".join(lines) + "\n"
-        print(text, end="", file=self.stream, flush=True)
-        if self.run is not None:
-            with open(self.run.samples, "a", encoding="utf-8") as f:
-                f.write(text)
+        publish_samples("\n".join(lines) + "\n", self.run, self.stream)
 
 
 class RunCheckpoint(keras.callbacks.Callback):

@@ -14,7 +14,7 @@ import time
 import warnings
 
 from rnn_tf import __version__
-from rnn_tf.config import ClassifyConfig, TextgenConfig, TranslateConfig
+from rnn_tf.config import SPLITS, ClassifyConfig, TextgenConfig, TranslateConfig
 from rnn_tf.errors import UserError
 
 CELL_NAMES = ("lstm", "gru", "simple_rnn", "irnn")  # kept in step with models.cells.CELLS by a test
@@ -356,7 +356,7 @@ def add_translate_evaluate(sub) -> None:
     add_run_arguments(p, "translate train")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--pairs", help="score every pair of this file instead (same filters as training)")
-    which.add_argument("--split", choices=("train", "val", "test"), default="test",
+    which.add_argument("--split", choices=SPLITS, default="test",
                        help="which of the run's splits to score (default: test; tune decoding on val)")
     add_decoding_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (bleu, chrf, sentences, split)")

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from rnn_tf.errors import UserError
 
 
+SPLITS = ("train", "val", "test")  # the held-out splits of a run, as split.json names them
+
+
 class RunConfig:
     """What every task's config shares: JSON round trip, checks, and the rules of ``--resume``."""
 

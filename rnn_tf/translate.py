@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from rnn_tf.callbacks import RunCheckpoint, SampleTranslations
-from rnn_tf.config import TranslateConfig
+from rnn_tf.config import SPLITS, TranslateConfig
 from rnn_tf.corpora import load_pairs, normalize_sentence, stratified_split
 from rnn_tf.datasets import index_stream, pad_sequences
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
@@ -32,7 +32,6 @@ from rnn_tf.train import Adam, load_weights, open_run, restore_checkpoint
 from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
 
 START, END = "<start>", "<end>"
-SPLITS = ("train", "val", "test")
 SAMPLE_SENTENCES = 3  # validation sentences translated after every epoch
 
 
@@ -204,8 +203,6 @@ def train_translator(run_dir: str, settings: dict | None = None, *, resume: bool
     return TranslateResult(run_dir, cfg, report)
 
 
-
-
 def pick_split(pairs, split: dict):
     if max(i for part in SPLITS for i in split[part]) >= len(pairs):
         raise UserError("the pairs file has changed since this run was trained (split.json no longer fits it): "
@@ -281,11 +278,16 @@ def evaluation_pairs(run_dir: str, cfg: TranslateConfig, pairs: str | None = Non
     """The run's ``part`` split ("train", "val" or "test"), or every pair of another ``pairs`` file."""
     if pairs is not None:
         return load_pairs(pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
-    all_pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
     if part not in SPLITS:
         raise UserError(f"unknown split '{part}': use one of {', '.join(SPLITS)}")
+    return run_splits(run_dir, cfg)[part]
+
+
+def run_splits(run_dir: str, cfg: TranslateConfig) -> dict:
+    """{"train": pairs, "val": pairs, "test": pairs}: the run's seeded split of its pairs file."""
+    all_pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
     parts = pick_split(all_pairs, RunDir(run_dir).read_json(os.path.join(run_dir, "split.json")))
-    return parts[SPLITS.index(part)]
+    return dict(zip(SPLITS, parts))
 
 
 def check_decoding(beam_size: int, length_penalty: float, temperature: float = 0.0) -> None:

@@ -19,14 +19,17 @@ def compare(run_dir: str, beam_size: int, length_penalty: float, samples: int) -
     from sacrebleu.metrics import BLEU, CHRF
     from sacrebleu.significance import PairedTest
 
-    from rnn_tf.translate import evaluation_pairs, load_translator_run, translate_pairs
+    from rnn_tf.decoding import Decoder
+    from rnn_tf.translate import load_translator_run, run_splits, translate_pairs
 
     cfg, src_vocab, tgt_vocab, model = load_translator_run(run_dir)
+    splits, decoder = run_splits(run_dir, cfg), Decoder(model)  # one read, one trace of each loop
     lines = ["| split | decoding | BLEU (95% CI) | p | chrF (95% CI) | p |", "|---|---|---|---|---|---|"]
     for part in ("val", "test"):
-        pairs = evaluation_pairs(run_dir, cfg, part=part)
-        greedy, references = translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, 1)
-        beam, _ = translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size, length_penalty)
+        pairs = splits[part]
+        greedy, references = translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, 1, decoder=decoder)
+        beam, _ = translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size, length_penalty,
+                                  decoder=decoder)
         test = PairedTest([("greedy", greedy), (f"beam {beam_size}", beam)], {"BLEU": BLEU(), "chrF": CHRF()},
                           [references], test_type="bs", n_samples=samples)
         _, scores = test()
