@@ -94,7 +94,7 @@ def make_classifier(cfg: ClassifyConfig, vocab_size: int) -> keras.Model:
     return build_classifier(
         vocab_size, len(cfg.labels), cfg.model, cfg.cell, cfg.units, cfg.layers, cfg.bidirectional,
         cfg.pooling, cfg.embedding_dim, cfg.dropout, cfg.filters, tuple(cfg.kernel_sizes), cfg.bow_head,
-        cfg.bow_weighting,
+        cfg.bow_weighting, cfg.rnn_implementation,
     )
 
 

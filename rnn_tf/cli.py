@@ -23,6 +23,12 @@ C = ClassifyConfig()
 T = TranslateConfig()
 
 
+def add_rnn_implementation(p) -> None:
+    p.add_argument("--rnn-implementation", choices=("fast", "keras"),
+                   help="fast: LSTM/GRU with the fast CPU loop (cuDNN on a GPU); keras: Keras's own layers. "
+                        "The same model and weights either way (default: fast)")
+
+
 # --- textgen train -----------------------------------------------------------------------------
 def add_textgen_train(sub) -> None:
     p = sub.add_parser("train", help="train (or resume) a text generator",
@@ -44,6 +50,7 @@ def add_textgen_settings(p) -> None:
     p.add_argument("--layers", type=int, help=f"recurrent layers (default: {D.layers})")
     p.add_argument("--embedding-dim", type=int, help=f"embedding size (default: {D.embedding_dim})")
     p.add_argument("--dropout", type=float, help=f"dropout between layers (default: {D.dropout})")
+    add_rnn_implementation(p)
     p.add_argument("--seq-len", type=int, help=f"tokens per training window (default: {D.seq_len})")
     p.add_argument("--batch-size", type=int, help=f"windows per batch (default: {D.batch_size})")
     p.add_argument("--epochs", type=int, help=f"train until this epoch (default: {D.epochs})")
@@ -184,6 +191,7 @@ def add_classify_settings(p) -> None:
     p.add_argument("--max-length", type=int, help=f"tokens kept per text (default: {C.max_length})")
     p.add_argument("--embedding-dim", type=int, help=f"embedding size (default: {C.embedding_dim})")
     p.add_argument("--dropout", type=float, help=f"dropout (default: {C.dropout})")
+    add_rnn_implementation(p)
     p.add_argument("--filters", type=int, help=f"cnn: filters per width (default: {C.filters})")
     p.add_argument("--kernel-sizes", type=int, nargs="+", help="cnn: convolution widths (default: 3 4 5)")
     p.add_argument("--bow-head", choices=("logistic", "mlp"), help=f"bow: classifier head (default: {C.bow_head})")
@@ -295,6 +303,7 @@ def add_translate_settings(p) -> None:
     p.add_argument("--units", type=int, help=f"units per layer (default: {T.units})")
     p.add_argument("--embedding-dim", type=int, help=f"embedding size (default: {T.embedding_dim})")
     p.add_argument("--dropout", type=float, help=f"dropout before the output layer (default: {T.dropout})")
+    add_rnn_implementation(p)
     p.add_argument("--batch-size", type=int, help=f"pairs per batch (default: {T.batch_size})")
     p.add_argument("--epochs", type=int, help=f"train until this epoch (default: {T.epochs})")
     p.add_argument("--learning-rate", type=float, help=f"Adam learning rate (default: {T.learning_rate})")

@@ -21,7 +21,8 @@ class RunConfig:
     """What every task's config shares: JSON round trip, checks, and the rules of ``--resume``."""
 
     TASK = ""
-    RESUMABLE: tuple[str, ...] = ("epochs", "patience")  # what --resume may change
+    # what --resume may change (the implementation computes the same model, so it may change too)
+    RESUMABLE: tuple[str, ...] = ("epochs", "patience", "rnn_implementation")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -55,12 +56,13 @@ class RunConfig:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range: use (0, 0.5)")
 
     def check_model_and_optimizer(self) -> None:
-        """The settings every recurrent task shares: cell, level, dropout, learning rate, clipping,
-        patience."""
-        from rnn_tf.models.cells import cell_spec
+        """The settings every recurrent task shares: cell, implementation, level, dropout, learning rate,
+        clipping, patience."""
+        from rnn_tf.models.cells import cell_spec, check_implementation
         from rnn_tf.vocab import LEVELS
 
         cell_spec(self.cell)
+        check_implementation(self.rnn_implementation)
         if self.level not in LEVELS:
             raise UserError(f"unknown --level '{self.level}': use one of {', '.join(LEVELS)}")
         if not 0.0 <= self.dropout < 1.0:
@@ -103,6 +105,7 @@ class TextgenConfig(RunConfig):
     layers: int = 1
     embedding_dim: int = 64
     dropout: float = 0.0
+    rnn_implementation: str = "fast"  # fast | keras: the same model and weights, computed two ways
     # training
     seq_len: int = 100
     batch_size: int = 64
@@ -121,7 +124,7 @@ class TextgenConfig(RunConfig):
     task: str = "textgen"
 
     TASK = "textgen"
-    RESUMABLE = ("epochs", "patience", "sample_length", "temperatures")
+    RESUMABLE = ("epochs", "patience", "rnn_implementation", "sample_length", "temperatures")
 
     def validate(self) -> "TextgenConfig":
         self.check_positive("units", "layers", "embedding_dim", "seq_len", "batch_size", "epochs",
@@ -161,6 +164,7 @@ class ClassifyConfig(RunConfig):
     kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
     bow_head: str = "logistic"  # logistic | mlp
     bow_weighting: str = "tfidf"  # tfidf | count | binary
+    rnn_implementation: str = "fast"  # fast | keras: the same model and weights, computed two ways
     # training
     batch_size: int = 32
     epochs: int = 5
@@ -172,7 +176,7 @@ class ClassifyConfig(RunConfig):
     task: str = "classify"
 
     TASK = "classify"
-    RESUMABLE = ("epochs", "patience")
+    RESUMABLE = ("epochs", "patience", "rnn_implementation")
 
     def validate(self) -> "ClassifyConfig":
         from rnn_tf.models.classifier import BOW_HEADS, MODELS
@@ -214,6 +218,7 @@ class TranslateConfig(RunConfig):
     units: int = 256
     embedding_dim: int = 128
     dropout: float = 0.1
+    rnn_implementation: str = "fast"  # fast | keras: the same model and weights, computed two ways
     # training
     batch_size: int = 64
     epochs: int = 10
@@ -225,7 +230,7 @@ class TranslateConfig(RunConfig):
     task: str = "translate"
 
     TASK = "translate"
-    RESUMABLE = ("epochs", "patience")
+    RESUMABLE = ("epochs", "patience", "rnn_implementation")
 
     def validate(self) -> "TranslateConfig":
         from rnn_tf.models.layers import ATTENTIONS

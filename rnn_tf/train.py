@@ -96,7 +96,7 @@ class Adam(DenseGradients, keras.optimizers.Adam):
 def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None = None) -> LanguageModel:
     """The factory call plus the optimizer and loss: RMSprop with global-norm gradient clipping."""
     lm = build_language_model(
-        vocab_size, cfg.cell, cfg.units, cfg.layers, cfg.embedding_dim, cfg.dropout
+        vocab_size, cfg.cell, cfg.units, cfg.layers, cfg.embedding_dim, cfg.dropout, cfg.rnn_implementation
     )
     learning_rate = cfg.learning_rate
     if cfg.lr_decay != 1.0 and steps_per_epoch:
@@ -283,6 +283,7 @@ def load_textgen_run(run_dir: str, weights: str = "best") -> tuple[TextgenConfig
     cfg = TextgenConfig.from_dict(run.read_config())
     vocab = Vocabulary.load(run.vocab)
     path = run.weights(weights)
-    lm = build_language_model(len(vocab), cfg.cell, cfg.units, cfg.layers, cfg.embedding_dim, cfg.dropout)
+    lm = build_language_model(len(vocab), cfg.cell, cfg.units, cfg.layers, cfg.embedding_dim, cfg.dropout,
+                              cfg.rnn_implementation)
     load_weights(lm.training, path)
     return cfg, vocab, lm

@@ -109,7 +109,7 @@ def pair_dataset(src, tin, tout, batch_size: int, *, train: bool, seed: int = 0,
 
 def make_model(cfg: TranslateConfig, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> Seq2Seq:
     return build_seq2seq(len(src_vocab), len(tgt_vocab), cfg.cell, cfg.units, cfg.layers, cfg.bidirectional,
-                         cfg.attention, cfg.embedding_dim, cfg.dropout)
+                         cfg.attention, cfg.embedding_dim, cfg.dropout, cfg.rnn_implementation)
 
 
 def build_model(cfg: TranslateConfig, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> Seq2Seq:

@@ -11,6 +11,13 @@
 LSTM and GRU keep Keras's defaults (tanh/sigmoid, no recurrent dropout, ``reset_after=True``), which
 is what lets TensorFlow run them with cuDNN kernels when a GPU is present. Dropout is applied between
 layers by separate ``Dropout`` layers for the same reason.
+
+Two implementations compute the same thing with the same variables (``implementation``):
+    fast   (default) LSTM and GRU as ``models.fast_rnn.FastLSTM`` / ``FastGRU``: on a CPU the input
+           projection is one GEMM over all steps and backpropagation through time is written out by
+           hand; on a GPU, Keras's cuDNN kernels as before. SimpleRNN/IRNN stay Keras's own layer.
+    keras  Keras's layers as they are.
+A weights file saved with either loads into the other.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Callable
 import keras
 
 from rnn_tf.errors import UserError
+from rnn_tf.models.fast_rnn import IMPLEMENTATIONS, FastGRU, FastLSTM
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class CellSpec:
     states: tuple[str, ...]  # names of the recurrent state tensors, e.g. ("h", "c") for an LSTM
     options: dict = field(default_factory=dict)
     doc: str = ""
+    fast_layer: Callable[..., keras.layers.RNN] | None = None  # the same layer with the fast CPU loop
 
 
 CELLS: dict[str, CellSpec] = {
@@ -43,8 +52,8 @@ CELLS: dict[str, CellSpec] = {
         },
         "ReLU RNN with identity recurrent weights (Le et al. 2015)",
     ),
-    "lstm": CellSpec(keras.layers.LSTM, ("h", "c"), {}, "long short-term memory"),
-    "gru": CellSpec(keras.layers.GRU, ("h",), {}, "gated recurrent unit"),
+    "lstm": CellSpec(keras.layers.LSTM, ("h", "c"), {}, "long short-term memory", FastLSTM),
+    "gru": CellSpec(keras.layers.GRU, ("h",), {}, "gated recurrent unit", FastGRU),
 }
 
 
@@ -55,18 +64,26 @@ def cell_spec(cell: str) -> CellSpec:
         raise UserError(f"unknown cell '{cell}': use one of {', '.join(CELLS)}") from None
 
 
-def recurrent_layer(cell: str, units: int, *, name: str, **kwargs) -> keras.layers.RNN:
+def check_implementation(implementation: str) -> None:
+    if implementation not in IMPLEMENTATIONS:
+        raise UserError(f"unknown --rnn-implementation '{implementation}': use one of {', '.join(IMPLEMENTATIONS)}")
+
+
+def recurrent_layer(cell: str, units: int, *, name: str, implementation: str = "fast", **kwargs) -> keras.layers.RNN:
     """A fresh Keras recurrent layer for ``cell``; ``kwargs`` (return_sequences, ...) pass through.
 
     Initialisers are cloned for every layer so that no two layers share an initialiser object.
     """
     spec = cell_spec(cell)
+    check_implementation(implementation)
     if units < 1:
         raise UserError(f"{units} units is too few: use --units 1 or more")
     options = {
         k: (v.__class__.from_config(v.get_config()) if isinstance(v, keras.initializers.Initializer) else v)
         for k, v in spec.options.items()
     }
+    if implementation == "fast" and spec.fast_layer is not None:
+        return spec.fast_layer(units, name=name, **options, **kwargs)
     return spec.layer(units, name=name, **options, **kwargs)
 
 

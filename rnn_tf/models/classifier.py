@@ -35,6 +35,7 @@ def build_classifier(
     kernel_sizes: tuple[int, ...] = (3, 4, 5),
     bow_head: str = "logistic",
     bow_weighting: str = "tfidf",
+    implementation: str = "fast",
 ) -> keras.Model:
     if model not in MODELS:
         raise UserError(f"unknown model '{model}': use one of {', '.join(MODELS)}")
@@ -78,7 +79,8 @@ def build_classifier(
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(ids)
     for i in range(layers):
         last = i == layers - 1
-        rnn = recurrent_layer(cell, units, return_sequences=not (last and pooling == "last"), name=f"rnn_{i + 1}")
+        rnn = recurrent_layer(cell, units, return_sequences=not (last and pooling == "last"), name=f"rnn_{i + 1}",
+                              implementation=implementation)
         if bidirectional:
             rnn = keras.layers.Bidirectional(rnn, name=f"birnn_{i + 1}")
         x = rnn(x)

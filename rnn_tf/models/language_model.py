@@ -37,6 +37,7 @@ def build_language_model(
     layers: int = 1,
     embedding_dim: int = 64,
     dropout: float = 0.0,
+    implementation: str = "fast",
 ) -> LanguageModel:
     spec = cell_spec(cell)
     if layers < 1:
@@ -47,7 +48,8 @@ def build_language_model(
         raise UserError(f"embedding size {embedding_dim} is too small: use --embedding-dim 1 or more")
 
     embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
-    rnns = [recurrent_layer(cell, units, return_sequences=True, name=f"rnn_{i + 1}") for i in range(layers)]
+    rnns = [recurrent_layer(cell, units, return_sequences=True, name=f"rnn_{i + 1}",
+                            implementation=implementation) for i in range(layers)]
     for rnn in rnns:  # Keras names every cell "<kind>_cell"; the step view needs unique names
         rnn.cell.name = f"{rnn.name}_cell"
     drops = [keras.layers.Dropout(dropout, name=f"dropout_{i + 1}") for i in range(layers)]

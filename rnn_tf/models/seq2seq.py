@@ -41,6 +41,7 @@ def build_seq2seq(
     attention: str = "bahdanau",
     embedding_dim: int = 128,
     dropout: float = 0.0,
+    implementation: str = "fast",
 ) -> Seq2Seq:
     if cell not in SEQ2SEQ_CELLS:
         raise UserError(f"unknown cell '{cell}' for translation: use one of {', '.join(SEQ2SEQ_CELLS)}")
@@ -54,13 +55,15 @@ def build_seq2seq(
     source_embedding = keras.layers.Embedding(source_vocab, embedding_dim, mask_zero=True, name="source_embedding")
     encoders = []
     for i in range(layers):
-        rnn = recurrent_layer(cell, units, return_sequences=True, return_state=True, name=f"encoder_{i + 1}")
+        rnn = recurrent_layer(cell, units, return_sequences=True, return_state=True, name=f"encoder_{i + 1}",
+                              implementation=implementation)
         encoders.append(keras.layers.Bidirectional(rnn, name=f"biencoder_{i + 1}") if bidirectional else rnn)
     bridges = [[keras.layers.Dense(units, activation="tanh", name=f"bridge_{i + 1}_{s}") for s in state_names]
                for i in range(layers)] if bidirectional else None
     memory_projection = keras.layers.Dense(units, name="memory") if bidirectional else None
     target_embedding = keras.layers.Embedding(target_vocab, embedding_dim, mask_zero=True, name="target_embedding")
-    decoders = [recurrent_layer(cell, units, return_sequences=True, return_state=True, name=f"decoder_{i + 1}")
+    decoders = [recurrent_layer(cell, units, return_sequences=True, return_state=True, name=f"decoder_{i + 1}",
+                                implementation=implementation)
                 for i in range(layers)]
     for rnn in decoders:
         rnn.cell.name = f"{rnn.name}_cell"
