@@ -21,6 +21,7 @@ from rnn_tf.config import TextgenConfig
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
 from rnn_tf.datasets import language_model_dataset, lm_windows
 from rnn_tf.errors import UserError
+from rnn_tf.models.fast_rnn import whole_step_jit
 from rnn_tf.models.language_model import LanguageModel, build_language_model
 from rnn_tf.runs import RunDir
 from rnn_tf.sampling import Sampler
@@ -109,7 +110,8 @@ def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None
         learning_rate=learning_rate, global_clipnorm=cfg.clipnorm or None
     )
     lm.training.compile(
-        optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=whole_step_jit(lm.training),  # fixed-shape windows: one compile for the whole run
     )
     return lm
 

@@ -149,6 +149,13 @@ XLA_MIN_UNITS = 32
 _COMPILED = {}
 
 
+# XLA compiles a loop once per input shape. Padded batches (classify, translate) are trimmed to their
+# longest text, so their length varies from batch to batch; masked inputs are therefore padded further,
+# with masked steps (which change nothing), to a multiple of TIME_BUCKET steps: a few shapes, a few
+# compiles.
+TIME_BUCKET = 8
+
+
 def _loop(fn, units: int):
     if units < XLA_MIN_UNITS:
         return fn
@@ -157,10 +164,19 @@ def _loop(fn, units: int):
     return _COMPILED[fn]
 
 
+def _bucketed(zx, m, units):
+    """(zx, m) with masked steps appended up to a multiple of TIME_BUCKET, when that saves compiles."""
+    if m is None or units < XLA_MIN_UNITS:
+        return zx, m
+    extra = -tf.shape(zx)[0] % TIME_BUCKET
+    return tf.pad(zx, [[0, extra], [0, 0], [0, 0]]), tf.pad(m, [[0, extra], [0, 0], [0, 0]])
+
+
 def _lstm_recurrence(zx, u, h0, c0, m):
     """(states (T, B, H), last cell state) from the projected inputs Z_x (T, B, 4H), with the
     hand-written gradient. Gate order i, f, c, o as in Keras. ``m``: (T, B, 1) bool or None."""
-    masked, units = m is not None, u.shape[0]
+    masked, units, steps = m is not None, u.shape[0], tf.shape(zx)[0]
+    zx, m = _bucketed(zx, m, units)
     m = m if masked else tf.zeros((), tf.bool)
 
     @tf.custom_gradient
@@ -174,7 +190,8 @@ def _lstm_recurrence(zx, u, h0, c0, m):
 
         return (hs, c_last), grad
 
-    return recurrence(zx, u, h0, c0)
+    hs, c_last = recurrence(zx, u, h0, c0)
+    return hs[:steps], c_last
 
 
 def _gru_forward(zx, u, b_rec, h0, m, masked):
@@ -228,7 +245,8 @@ def _gru_recurrence(zx, u, b_rec, h0, m):
     """States (T, B, H) from the projected inputs Z_x (T, B, 3H) (``reset_after=True``), with the
     hand-written gradient. Gate order z, r, h as in Keras: z = s(x_z + h U_z + b_z),
     r = s(x_r + h U_r + b_r), hh = tanh(x_h + r (h U_h + b_h)), h' = z h + (1 - z) hh."""
-    masked, units = m is not None, u.shape[0]
+    masked, units, steps = m is not None, u.shape[0], tf.shape(zx)[0]
+    zx, m = _bucketed(zx, m, units)
     m = m if masked else tf.zeros((), tf.bool)
 
     @tf.custom_gradient
@@ -240,7 +258,18 @@ def _gru_recurrence(zx, u, b_rec, h0, m):
 
         return hs, grad
 
-    return recurrence(zx, u, b_rec, h0)
+    return recurrence(zx, u, b_rec, h0)[:steps]
+
+
+def whole_step_jit(model: keras.Model) -> bool | str:
+    """``jit_compile`` for a model whose batches all have one shape (the text generator's): True
+    when it holds a fast layer large enough for compiled loops, so XLA fuses the rest of the training
+    step around them too (measured in scripts/bench_rnn.py); otherwise Keras's "auto"."""
+    fast = [layer for layer in model._flatten_layers() if isinstance(layer, _FastRecurrence)]
+    if not _gpu_available() and any(layer.implementation_choice == "fast" and layer.units >= XLA_MIN_UNITS
+                                    for layer in fast):
+        return True
+    return "auto"
 
 
 def _fast_path_applies(layer, training) -> bool:
