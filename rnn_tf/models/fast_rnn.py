@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 IMPLEMENTATIONS = ("fast", "keras")
 
@@ -265,7 +266,7 @@ def whole_step_jit(model: keras.Model) -> bool | str:
     """``jit_compile`` for a model whose batches all have one shape (the text generator's): True
     when it holds a fast layer large enough for compiled loops, so XLA fuses the rest of the training
     step around them too (measured in scripts/bench_rnn.py); otherwise Keras's "auto"."""
-    fast = [layer for layer in model._flatten_layers() if isinstance(layer, _FastRecurrence)]
+    fast = [layer for layer in model._flatten_layers() if isinstance(layer, FastRecurrence)]
     if not _gpu_available() and any(layer.implementation_choice == "fast" and layer.units >= XLA_MIN_UNITS
                                     for layer in fast):
         return True
@@ -286,7 +287,7 @@ def _fast_path_applies(layer, training) -> bool:
     )
 
 
-class _FastRecurrence:
+class FastRecurrence:
     """What FastLSTM and FastGRU share: the ``implementation`` switch and its config entry."""
 
     def __init__(self, units, implementation_choice: str = "fast", **kwargs):
@@ -298,12 +299,32 @@ class _FastRecurrence:
     def get_config(self):
         return {**super().get_config(), "implementation_choice": self.implementation_choice}
 
+    def token_table(self, embeddings):
+        """The input projection of every row of an embedding matrix, (V, E) -> (V, G): for a layer fed
+        by an embedding, x_t W + b is one row of this table, so a one-step model gathers it instead of
+        multiplying (a loop compiled with XLA computes the table once, outside the loop)."""
+        return ops.matmul(embeddings, self.cell.kernel) + self._input_bias()
+
 
 # The classes are named LSTM and GRU, like Keras's: a weights file names each layer after its class
 # (``layers/lstm/cell/vars/...``), so only these names keep every file loadable by either implementation.
 @keras.saving.register_keras_serializable(package="rnn_tf")
-class LSTM(_FastRecurrence, keras.layers.LSTM):
+class LSTM(FastRecurrence, keras.layers.LSTM):
     """``keras.layers.LSTM`` with the fast CPU loop (see the module docstring)."""
+
+    def _input_bias(self):
+        return self.cell.bias
+
+    def step_projected(self, zx, states):
+        """One step of the cell from the projected input x W + b (what ``cell(x, states)`` computes)."""
+        h, c = states
+        units = self.units
+        scale, shift, _, _ = _lstm_gate_constants(units, "float32")
+        block = ops.tanh((zx + ops.matmul(h, self.cell.recurrent_kernel)) * scale) * scale + shift
+        i, f, g, o = (block[:, k * units:(k + 1) * units] for k in range(4))
+        c = f * c + i * g
+        h = o * ops.tanh(c)
+        return h, [h, c]
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not _fast_path_applies(self, training):
@@ -319,8 +340,22 @@ class LSTM(_FastRecurrence, keras.layers.LSTM):
 
 
 @keras.saving.register_keras_serializable(package="rnn_tf")
-class GRU(_FastRecurrence, keras.layers.GRU):
+class GRU(FastRecurrence, keras.layers.GRU):
     """``keras.layers.GRU`` (``reset_after=True``) with the fast CPU loop (see the module docstring)."""
+
+    def _input_bias(self):
+        return self.cell.bias[0]
+
+    def step_projected(self, zx, states):
+        """One step of the cell from the projected input x W + b_input (what ``cell(x, states)`` computes)."""
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        units = self.units
+        inner = ops.matmul(h, self.cell.recurrent_kernel) + self.cell.bias[1]
+        z = ops.sigmoid(zx[:, :units] + inner[:, :units])
+        r = ops.sigmoid(zx[:, units:2 * units] + inner[:, units:2 * units])
+        hh = ops.tanh(zx[:, 2 * units:] + r * inner[:, 2 * units:])
+        h = z * h + (1.0 - z) * hh
+        return h, [h]
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not (self.cell.reset_after and _fast_path_applies(self, training)):
@@ -334,6 +369,22 @@ class GRU(_FastRecurrence, keras.layers.GRU):
         hs = _gru_recurrence(zx, tf.convert_to_tensor(cell.recurrent_kernel), bias[1], h0, m)
         ys = _outputs(hs, m, self.zero_output_for_mask)
         return ys[-1], tf.transpose(ys, [1, 0, 2]), [hs[-1]]
+
+
+class TokenStep(keras.layers.Layer):
+    """One step of a fast layer fed straight by an embedding: token ids + states -> output + states.
+
+    x_t W + b is then one row of the projected embedding table (``token_table``): a gather replaces a
+    small GEMM per step, several times faster for a batch of sampling streams. Under XLA the table is
+    computed once, outside the sampling loop. It holds the two layers, so it shares their weights."""
+
+    def __init__(self, embedding: keras.layers.Embedding, rnn: FastRecurrence, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding, self.rnn = embedding, rnn
+
+    def call(self, token, states):
+        zx = ops.take(self.rnn.token_table(self.embedding.embeddings), token, axis=0)
+        return self.rnn.step_projected(zx, states)
 
 
 FastLSTM, FastGRU = LSTM, GRU  # the names the rest of the package uses
