@@ -54,7 +54,7 @@ class Decoder:
             logits = tf.transpose(logits)
             if temperature > 0:
                 noise = tf.random.stateless_uniform(tf.shape(logits), tf.stack([seed, tf.cast(i, tf.int64)]),
-                                                    minval=1e-20, maxval=1.0, alg="threefry")
+                                                    minval=1e-20, maxval=1.0)
                 logits = logits / temperature - tf.math.log(-tf.math.log(noise))  # Gumbel-max sampling
             token = tf.where(finished, PAD_ID, tf.argmax(logits, axis=-1, output_type=tf.int32))
             tokens = tokens.write(i, token)
