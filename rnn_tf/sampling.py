@@ -10,8 +10,7 @@ Drawing a token:
   * top-k keeps the k most likely tokens, top-p (nucleus) the smallest set whose probability is >= p;
   * the draw itself is the Gumbel-max trick: argmax(logits + Gumbel noise) is an exact sample from
     softmax(logits), and unlike ``tf.random.categorical`` it compiles with XLA. The noise comes from a
-    stateless generator keyed on (seed, step), so a seed reproduces a sample exactly. (ThreeFry, not
-    the default Philox: under XLA on a CPU, Philox's noise cost as much as the model step itself.)
+    stateless generator keyed on (seed, step), so a seed reproduces a sample exactly.
 """
 
 from __future__ import annotations
@@ -58,9 +57,6 @@ class Sampler:
         self.model = model
         self.vocab = vocab
         self._loop = tf.function(self._generate_ids, jit_compile=jit_compile, reduce_retracing=False)
-        # ThreeFry under XLA (on a CPU ~10x cheaper than the default Philox); TensorFlow's own kernel
-        # runs only the default
-        self._noise = "threefry" if jit_compile else "auto_select"
 
     def _generate_ids(self, prime, length, temperatures, top_k, top_p, seed, filtered):
         step = self.model.step
@@ -84,8 +80,7 @@ class Sampler:
             if filtered:  # a Python flag, so the loop without top-k / top-p has no sort and no branch
                 logits = filter_logits(logits, top_k, top_p)
             noise = tf.random.stateless_uniform(
-                tf.shape(logits), seed=tf.stack([seed, tf.cast(i, tf.int64)]), minval=1e-20, maxval=1.0,
-                alg=self._noise,
+                tf.shape(logits), seed=tf.stack([seed, tf.cast(i, tf.int64)]), minval=1e-20, maxval=1.0
             )
             token = tf.argmax(logits - tf.math.log(-tf.math.log(noise)), axis=-1, output_type=tf.int32)
             tokens = tokens.write(i, token)
