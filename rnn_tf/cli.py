@@ -14,7 +14,7 @@ import time
 import warnings
 
 from rnn_tf import __version__
-from rnn_tf.config import SPLITS, ClassifyConfig, TextgenConfig, TranslateConfig
+from rnn_tf.config import IMPLEMENTATIONS, SPLITS, ClassifyConfig, TextgenConfig, TranslateConfig
 from rnn_tf.errors import UserError
 
 CELL_NAMES = ("lstm", "gru", "simple_rnn", "irnn")  # kept in step with models.cells.CELLS by a test
@@ -24,7 +24,7 @@ T = TranslateConfig()
 
 
 def add_rnn_implementation(p) -> None:
-    p.add_argument("--rnn-implementation", choices=("fast", "keras"),
+    p.add_argument("--rnn-implementation", choices=IMPLEMENTATIONS,
                    help="fast: LSTM/GRU with the fast CPU loop (cuDNN on a GPU); keras: Keras's own layers. "
                         "The same model and weights either way (default: fast)")
 

@@ -15,6 +15,7 @@ from rnn_tf.errors import UserError
 
 
 SPLITS = ("train", "val", "test")  # the held-out splits of a run, as split.json names them
+IMPLEMENTATIONS = ("fast", "keras")  # how LSTM/GRU layers run (models.fast_rnn); the same model either way
 
 
 class RunConfig:

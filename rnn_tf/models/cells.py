@@ -28,7 +28,8 @@ from typing import Callable
 import keras
 
 from rnn_tf.errors import UserError
-from rnn_tf.models.fast_rnn import IMPLEMENTATIONS, FastGRU, FastLSTM
+from rnn_tf.config import IMPLEMENTATIONS
+from rnn_tf.models.fast_rnn import FastGRU, FastLSTM
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-IMPLEMENTATIONS = ("fast", "keras")
+from rnn_tf.config import IMPLEMENTATIONS
 
 
 def _gpu_available() -> bool:
