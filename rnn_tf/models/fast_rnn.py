@@ -87,18 +87,35 @@ def _lstm_gate_constants(units, dtype):
     return scale, shift, alpha, 1.0 - alpha
 
 
+def _lstm_step(zx_t, h, c, u):
+    """One LSTM step from the projected input: (h, c, gate block [i, f, g, o]). The loop and the
+    one-step view both call it. Elementwise work on the whole (B, 4H) block is much faster on a CPU
+    than on four slices."""
+    scale, shift, _, _ = _lstm_gate_constants(tf.shape(u)[0], zx_t.dtype)
+    block = tf.tanh((zx_t + tf.matmul(h, u)) * scale) * scale + shift
+    i, f, g, o = tf.split(block, 4, axis=1)
+    c = f * c + i * g
+    return o * tf.tanh(c), c, block
+
+
+def _gru_step(zx_t, h, u, b_rec):
+    """One GRU step from the projected input: (h, what the backward loop keeps: [z, r, hh, rh])."""
+    units = tf.shape(u)[0]
+    inner = tf.matmul(h, u) + b_rec
+    zr = tf.tanh((zx_t[:, :2 * units] + inner[:, :2 * units]) * 0.5) * 0.5 + 0.5  # both sigmoids, one block
+    z, r = tf.split(zr, 2, axis=1)
+    rh = inner[:, 2 * units:]
+    hh = tf.tanh(zx_t[:, 2 * units:] + r * rh)
+    return z * h + (1.0 - z) * hh, tf.concat([z, r, hh, rh], axis=1)
+
+
 def _lstm_forward(zx, u, h0, c0, m, masked):
     """The forward loop: only h U and the gate arithmetic per step. Returns the states, the cell
     states and the gate blocks of every step (kept for the backward loop)."""
-    steps, units = tf.shape(zx)[0], tf.shape(u)[0]
-    scale, shift, _, _ = _lstm_gate_constants(units, zx.dtype)
+    steps = tf.shape(zx)[0]
 
     def step(t, h, c, hs, cs, gates):
-        # Elementwise work on the whole (B, 4H) block is much faster on a CPU than on four slices.
-        block = tf.tanh((zx[t] + tf.matmul(h, u)) * scale) * scale + shift  # [i, f, g, o]
-        i, f, g, o = tf.split(block, 4, axis=1)
-        c_new = f * c + i * g
-        h_new = o * tf.tanh(c_new)
+        h_new, c_new, block = _lstm_step(zx[t], h, c, u)
         if masked:  # a masked step keeps the state
             h_new, c_new = tf.where(m[t], h_new, h), tf.where(m[t], c_new, c)
         return t + 1, h_new, c_new, hs.write(t, h_new), cs.write(t, c_new), gates.write(t, block)
@@ -196,19 +213,13 @@ def _lstm_recurrence(zx, u, h0, c0, m):
 
 
 def _gru_forward(zx, u, b_rec, h0, m, masked):
-    steps, units = tf.shape(zx)[0], tf.shape(u)[0]
+    steps = tf.shape(zx)[0]
 
     def step(t, h, hs, saved):
-        inner = tf.matmul(h, u) + b_rec
-        x_zr, xh = zx[t][:, :2 * units], zx[t][:, 2 * units:]
-        zr = tf.tanh((x_zr + inner[:, :2 * units]) * 0.5) * 0.5 + 0.5  # both sigmoids in one block
-        z, r = tf.split(zr, 2, axis=1)
-        rh = inner[:, 2 * units:]
-        hh = tf.tanh(xh + r * rh)
-        h_new = z * h + (1.0 - z) * hh
+        h_new, kept = _gru_step(zx[t], h, u, b_rec)
         if masked:
             h_new = tf.where(m[t], h_new, h)
-        return t + 1, h_new, hs.write(t, h_new), saved.write(t, tf.concat([z, r, hh, rh], axis=1))
+        return t + 1, h_new, hs.write(t, h_new), saved.write(t, kept)
 
     ta = lambda: tf.TensorArray(zx.dtype, size=steps)  # noqa: E731
     _, _, hs, saved = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, ta(), ta()), maximum_iterations=steps)
@@ -277,6 +288,7 @@ def _fast_path_applies(layer, training) -> bool:
     cell = layer.cell
     return (
         layer.implementation_choice == "fast"
+        and getattr(cell, "reset_after", True)  # GRU: only reset_after=True (Keras's default)
         and not _gpu_available()
         and not layer.unroll
         and cell.use_bias
@@ -305,6 +317,16 @@ class FastRecurrence:
         multiplying (a loop compiled with XLA computes the table once, outside the loop)."""
         return ops.matmul(embeddings, self.cell.kernel) + self._input_bias()
 
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not _fast_path_applies(self, training):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        m = _prepare_mask(mask, self.go_backwards)
+        zx = _input_projection(_time_major(sequences, self.go_backwards), self.cell.kernel, self._input_bias())
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        hs, final_states = self._recurrence(zx, states, m)
+        ys = _outputs(hs, m, self.zero_output_for_mask)
+        return ys[-1], tf.transpose(ys, [1, 0, 2]), final_states
+
 
 # The classes are named LSTM and GRU, like Keras's: a weights file names each layer after its class
 # (``layers/lstm/cell/vars/...``), so only these names keep every file loadable by either implementation.
@@ -317,26 +339,12 @@ class LSTM(FastRecurrence, keras.layers.LSTM):
 
     def step_projected(self, zx, states):
         """One step of the cell from the projected input x W + b (what ``cell(x, states)`` computes)."""
-        h, c = states
-        units = self.units
-        scale, shift, _, _ = _lstm_gate_constants(units, "float32")
-        block = ops.tanh((zx + ops.matmul(h, self.cell.recurrent_kernel)) * scale) * scale + shift
-        i, f, g, o = (block[:, k * units:(k + 1) * units] for k in range(4))
-        c = f * c + i * g
-        h = o * ops.tanh(c)
+        h, c, _ = _lstm_step(zx, states[0], states[1], tf.convert_to_tensor(self.cell.recurrent_kernel))
         return h, [h, c]
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not _fast_path_applies(self, training):
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        cell = self.cell
-        xt = _time_major(sequences, self.go_backwards)
-        m = _prepare_mask(mask, self.go_backwards)
-        zx = _input_projection(xt, cell.kernel, cell.bias)
-        h0, c0 = initial_state
-        hs, c_last = _lstm_recurrence(zx, tf.convert_to_tensor(cell.recurrent_kernel), h0, c0, m)
-        ys = _outputs(hs, m, self.zero_output_for_mask)
-        return ys[-1], tf.transpose(ys, [1, 0, 2]), [hs[-1], c_last]
+    def _recurrence(self, zx, states, m):
+        hs, c_last = _lstm_recurrence(zx, tf.convert_to_tensor(self.cell.recurrent_kernel), *states, m)
+        return hs, [hs[-1], c_last]
 
 
 @keras.saving.register_keras_serializable(package="rnn_tf")
@@ -344,31 +352,18 @@ class GRU(FastRecurrence, keras.layers.GRU):
     """``keras.layers.GRU`` (``reset_after=True``) with the fast CPU loop (see the module docstring)."""
 
     def _input_bias(self):
-        return self.cell.bias[0]
+        return tf.convert_to_tensor(self.cell.bias)[0]
 
     def step_projected(self, zx, states):
         """One step of the cell from the projected input x W + b_input (what ``cell(x, states)`` computes)."""
         h = states[0] if isinstance(states, (list, tuple)) else states
-        units = self.units
-        inner = ops.matmul(h, self.cell.recurrent_kernel) + self.cell.bias[1]
-        z = ops.sigmoid(zx[:, :units] + inner[:, :units])
-        r = ops.sigmoid(zx[:, units:2 * units] + inner[:, units:2 * units])
-        hh = ops.tanh(zx[:, 2 * units:] + r * inner[:, 2 * units:])
-        h = z * h + (1.0 - z) * hh
+        h, _ = _gru_step(zx, h, tf.convert_to_tensor(self.cell.recurrent_kernel), tf.convert_to_tensor(self.cell.bias)[1])
         return h, [h]
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not (self.cell.reset_after and _fast_path_applies(self, training)):
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        cell = self.cell
-        xt = _time_major(sequences, self.go_backwards)
-        m = _prepare_mask(mask, self.go_backwards)
-        bias = tf.convert_to_tensor(cell.bias)
-        zx = _input_projection(xt, cell.kernel, bias[0])
-        h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-        hs = _gru_recurrence(zx, tf.convert_to_tensor(cell.recurrent_kernel), bias[1], h0, m)
-        ys = _outputs(hs, m, self.zero_output_for_mask)
-        return ys[-1], tf.transpose(ys, [1, 0, 2]), [hs[-1]]
+    def _recurrence(self, zx, states, m):
+        bias = tf.convert_to_tensor(self.cell.bias)
+        hs = _gru_recurrence(zx, tf.convert_to_tensor(self.cell.recurrent_kernel), bias[1], states[0], m)
+        return hs, [hs[-1]]
 
 
 class TokenStep(keras.layers.Layer):
