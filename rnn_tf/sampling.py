@@ -8,9 +8,11 @@ Drawing a token:
   * temperature T divides the logits (T < 1 sharpens, T > 1 flattens); each stream has its own T, so
     several temperatures and several samples run as one batch;
   * top-k keeps the k most likely tokens, top-p (nucleus) the smallest set whose probability is >= p;
-  * the draw itself is the Gumbel-max trick: argmax(logits + Gumbel noise) is an exact sample from
-    softmax(logits), and unlike ``tf.random.categorical`` it compiles with XLA. The noise comes from a
-    stateless generator keyed on (seed, step), so a seed reproduces a sample exactly.
+  * the draw itself inverts the cumulative distribution: the first token whose cumulative probability
+    reaches a uniform number u is an exact sample from softmax(logits); unlike
+    ``tf.random.categorical`` it compiles with XLA, and it needs one random number per stream and step
+    (the Gumbel-max trick needs one per token and two logarithms of each). u comes
+    from a stateless generator keyed on (seed, step), so a seed reproduces a sample exactly.
 """
 
 from __future__ import annotations
@@ -49,6 +51,17 @@ def filter_logits(logits: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor) -> tf.T
     return tf.where(logits < threshold, tf.constant(-np.inf, logits.dtype), logits)
 
 
+def draw(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """One token per row, an exact sample from softmax(logits), by inverting the cumulative
+    distribution: one uniform number per row (not one per token, as the Gumbel-max trick needs),
+    so the cost barely grows with the vocabulary. u lies in (0, 1], so a token of probability 0
+    (banned, or outside top-k / top-p) is never the first whose cumulative mass reaches u."""
+    weights = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
+    cumulative = tf.cumsum(weights, axis=-1)
+    u = 1.0 - tf.random.stateless_uniform([tf.shape(logits)[0], 1], seed=seed)
+    return tf.reduce_sum(tf.cast(cumulative < u * cumulative[:, -1:], tf.int32), axis=-1)
+
+
 class Sampler:
     """Draws text from a language model's step view. Build one per model and reuse it: the compiled
     loop is cached per (streams, prime length, sample length) and reads the model's current weights."""
@@ -79,10 +92,7 @@ class Sampler:
             logits = logits / temperatures[:, None]
             if filtered:  # a Python flag, so the loop without top-k / top-p has no sort and no branch
                 logits = filter_logits(logits, top_k, top_p)
-            noise = tf.random.stateless_uniform(
-                tf.shape(logits), seed=tf.stack([seed, tf.cast(i, tf.int64)]), minval=1e-20, maxval=1.0
-            )
-            token = tf.argmax(logits - tf.math.log(-tf.math.log(noise)), axis=-1, output_type=tf.int32)
+            token = draw(logits, tf.stack([seed, tf.cast(i, tf.int64)]))
             tokens = tokens.write(i, token)
         return tf.transpose(tokens.stack())
 
