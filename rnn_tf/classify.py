@@ -18,23 +18,15 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from rnn_tf.callbacks import RunCheckpoint
-from rnn_tf.config import ClassifyConfig
 from rnn_tf.corpora import Example, LabelledData, load_labelled, stratified_folds, stratified_split
 from rnn_tf.datasets import classification_dataset, pad_sequences
 from rnn_tf.errors import UserError
 from rnn_tf.metrics import classification_report, format_report, save_confusion_png
 from rnn_tf.models.classifier import build_classifier
+from rnn_tf.fitting import Adam, TrainResult, begin_run, fit_run, load_weights, open_run
 from rnn_tf.runs import RunDir
-from rnn_tf.train import Adam, load_weights, open_run, restore_checkpoint
+from rnn_tf.tasks.classify import TASK, ClassifyConfig
 from rnn_tf.vocab import Vocabulary
-
-
-@dataclass
-class ClassifyResult:
-    run_dir: str
-    config: ClassifyConfig
-    report: dict  # test metrics; for k folds: {"folds": [...], "accuracy_mean": ..., ...}
 
 
 def texts_of(examples: list[Example], cfg: ClassifyConfig) -> list[str]:
@@ -112,9 +104,10 @@ def build_model(cfg: ClassifyConfig, vocab_size: int, x_train: np.ndarray | None
     return model
 
 
-def train_classifier(run_dir: str, settings: dict | None = None, *, resume: bool = False,
-                     overwrite: bool = False, verbose: int = 1, stream=None) -> ClassifyResult:
-    """Train (or resume) a classifier run; with ``folds``, one run per fold below ``run_dir``."""
+def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, overwrite: bool = False,
+          verbose: int = 1, stream=None) -> TrainResult:
+    """Train (or resume) a classifier run; with ``folds``, one run per fold below ``run_dir``. The
+    result's ``report`` holds the test metrics (for k folds: ``{"folds": [...], "accuracy_mean": ...}``)."""
     stream = stream or sys.stdout
     run = RunDir(run_dir)
     if resume and ClassifyConfig.from_dict(run.read_config()).folds:
@@ -125,38 +118,44 @@ def train_classifier(run_dir: str, settings: dict | None = None, *, resume: bool
     data = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
     if resume:
         run.write_json(run.config, cfg.to_dict())  # the new --epochs
-        splits = [run.read_json(os.path.join(run_dir, f"fold-{k}", "split.json")) for k in range(1, cfg.folds + 1)] \
-            if cfg.folds else [run.read_json(os.path.join(run_dir, "split.json"))]
+        splits = [run.read_json(run.fold(k).split) for k in range(1, cfg.folds + 1)] if cfg.folds \
+            else [run.read_json(run.split)]
     else:
         cfg.labels = sorted({ex.label for ex in data.examples})
         splits = make_splits(data, cfg)
         run.prepare_new(overwrite)
         run.write_json(run.config, cfg.to_dict())
     if not cfg.folds:
-        report = _train_one(run, cfg, data, splits[0], state, done, resume, verbose, stream)
-        return ClassifyResult(run_dir, cfg, report)
+        return _train_one(run, cfg, data, splits[0], state, done, resume, verbose, stream)
 
     reports = []
     for k, split in enumerate(splits, start=1):
-        fold_run = RunDir(os.path.join(run_dir, f"fold-{k}"))
+        fold_run = run.fold(k)
         fold_cfg = ClassifyConfig.from_dict({**cfg.to_dict(), "folds": None, "fold": k})
         fold_state = fold_run.read_state() if resume and fold_run.exists() else {}
         fold_done = int(fold_state.get("epoch", 0))
         print(f"--- fold {k} of {cfg.folds}", file=stream, flush=True)
-        if fold_done >= cfg.epochs and os.path.isfile(os.path.join(fold_run.path, "metrics.json")):
-            reports.append(fold_run.read_json(os.path.join(fold_run.path, "metrics.json")))
+        if fold_done >= cfg.epochs and os.path.isfile(fold_run.metrics):
+            reports.append(fold_run.read_json(fold_run.metrics))
             continue
         fold_resume = fold_done > 0
         if not fold_resume:
             fold_run.prepare_new(overwrite=True)  # an unfinished first epoch leaves nothing to keep
         fold_run.write_json(fold_run.config, fold_cfg.to_dict())
-        reports.append(_train_one(fold_run, fold_cfg, data, split, fold_state, fold_done, fold_resume, verbose, stream))
+        result = _train_one(fold_run, fold_cfg, data, split, fold_state, fold_done, fold_resume, verbose, stream)
+        if result.stopped_on_nan:  # the same policy as any run: stop here, keep what was saved
+            result.run_dir, result.config, result.diverged_where = run_dir, cfg, f"fold {k}"
+            return result
+        reports.append(result.report)
     summary = fold_summary(reports)
-    run.write_json(os.path.join(run_dir, "folds.json"), summary)
+    run.write_json(run.folds, summary)
     print(f"{cfg.folds}-fold cross-validation: accuracy {summary['accuracy_mean']:.4f} ± "
           f"{summary['accuracy_std']:.4f}, macro-F1 {summary['macro_f1_mean']:.4f} ± {summary['macro_f1_std']:.4f}",
           file=stream, flush=True)
-    return ClassifyResult(run_dir, cfg, summary)
+    return TrainResult(run_dir, cfg, cfg.epochs, None, None, False, [], summary)
+
+
+train_classifier = train  # the name the Python API has always had
 
 
 def fold_summary(reports: list[dict]) -> dict:
@@ -176,36 +175,34 @@ def encode_split(cfg: ClassifyConfig, train: list[Example], val: list[Example], 
 
 
 def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict, state: dict,
-               done: int, resume: bool, verbose: int, stream) -> dict:
-    train, val, test = split_examples(data, split)
-    vocab, (x_train, y_train), (x_val, y_val) = encode_split(cfg, train, val, Vocabulary.load(run.vocab) if resume else None)
-
+               done: int, resume: bool, verbose: int, stream) -> TrainResult:
+    train_part, val, test = split_examples(data, split)
+    vocab, (x_train, y_train), (x_val, y_val) = encode_split(cfg, train_part, val,
+                                                             Vocabulary.load(run.vocab) if resume else None)
     keras.utils.set_random_seed(cfg.seed)
     model = build_model(cfg, len(vocab), x_train)
-    if resume:
-        restore_checkpoint(run, model, done, stream)
-    else:
-        vocab.save(run.vocab)
-        run.write_json(os.path.join(run.path, "split.json"), split)
 
+    def save_files():
+        vocab.save(run.vocab)
+        run.write_json(run.split, split)
+
+    if resume:
+        begin_run(run, cfg, model, done, resume=True, overwrite=False, stream=stream)
+    else:  # the folder was prepared by train(): only this run's own files are written here
+        save_files()
     steps = math.ceil(len(x_train) / cfg.batch_size)
     start_step = int(model.optimizer.iterations.numpy())
     train_ds = classification_dataset(x_train, y_train, cfg.batch_size, seed=cfg.seed, start_step=start_step)
     val_ds = classification_dataset(x_val, y_val, cfg.batch_size, train=False)
-    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
-                               patience=cfg.patience)
-    print(f"training {model.name} on {cfg.data}: {len(train)} training, {len(val)} validation, {len(test)} test "
-          f"examples, {len(cfg.labels)} classes, vocabulary {len(vocab)}, epochs {done + 1}..{cfg.epochs}, "
+    print(f"training {model.name} on {cfg.data}: {len(train_part)} training, {len(val)} validation, {len(test)} "
+          f"test examples, {len(cfg.labels)} classes, vocabulary {len(vocab)}, epochs {done + 1}..{cfg.epochs}, "
           f"run folder '{run.path}'", file=stream, flush=True)
-    if done < cfg.epochs:
-        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps, validation_data=val_ds,
-                  callbacks=[keras.callbacks.TerminateOnNaN(), checkpoint], verbose=verbose, shuffle=False)
-    if checkpoint.stopped_on_nan and not os.path.isfile(run.best_weights):
-        raise UserError("training diverged before any epoch was saved: lower --learning-rate and start again")
-    load_weights(model, run.weights("best"))
-    report = score(model, vocab, cfg, test, f"the test split of {cfg.data}")
-    write_report(run, report, cfg.labels, stream)
-    return report
+    result = fit_run(run, cfg, model, state, done, train_ds, steps=steps, validation_data=val_ds,
+                     verbose=verbose, stream=stream)
+    if not result.stopped_on_nan:
+        result.report = score(model, vocab, cfg, test, f"the test split of {cfg.data}")
+        write_report(run, result.report, cfg.labels, stream)
+    return result
 
 
 def score(model: keras.Model, vocab: Vocabulary, cfg: ClassifyConfig, examples: list[Example], source: str) -> dict:
@@ -223,8 +220,8 @@ def predict_probabilities(model, vocab, cfg, examples: list[Example], batch_size
 
 
 def write_report(run: RunDir, report: dict, labels: list[str], stream=None) -> None:
-    run.write_json(os.path.join(run.path, "metrics.json"), report)
-    save_confusion_png(os.path.join(run.path, "confusion.png"), report["confusion"], labels,
+    run.write_json(run.metrics, report)
+    save_confusion_png(run.confusion, report["confusion"], labels,
                        f"{report['source']}: accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}")
     print(format_report(report), file=stream or sys.stdout, flush=True)
 
@@ -246,11 +243,11 @@ def evaluate_classifier(run_dir: str, weights: str = "best", data: str | None = 
     run = RunDir(run_dir)
     cfg = ClassifyConfig.from_dict(run.read_config())
     if cfg.folds and data is None:
-        return run.read_json(os.path.join(run_dir, "folds.json"))
+        return run.read_json(run.folds)
     cfg, vocab, model = load_classifier_run(run_dir, weights)
     if data is None:
         loaded = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
-        _, _, examples = split_examples(loaded, run.read_json(os.path.join(run_dir, "split.json")))
+        _, _, examples = split_examples(loaded, run.read_json(run.split))
         source = f"the test split of {cfg.data}"
     else:
         loaded = load_labelled(data, cfg.text_column, cfg.label_column)
@@ -271,3 +268,24 @@ def predict(run_dir: str, texts: list[str], weights: str = "best") -> list[dict]
     return [{"text": t, "label": cfg.labels[int(p.argmax())], "probability": float(p.max()),
              "probabilities": {label: float(q) for label, q in zip(cfg.labels, p)}}
             for t, p in zip(texts, probs)]
+
+
+def prepare_search(cfg: ClassifyConfig):
+    """What every trial of a search shares: the split and encoded texts, prepared once, and the
+    compiled factory. Trials are scored on the validation split; the test split is never touched."""
+    from rnn_tf.search.data import SearchData, fingerprint
+
+    if cfg.folds:
+        raise UserError("--folds is not used by a search (trials are scored on one validation split): drop it")
+    data = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
+    cfg.labels = sorted({ex.label for ex in data.examples})
+    train_part, val, _ = split_examples(data, make_splits(data, cfg)[0])
+    vocab, (x_train, y_train), (x_val, y_val) = encode_split(cfg, train_part, val)
+    steps = math.ceil(len(x_train) / cfg.batch_size)
+    return SearchData(
+        cfg, lambda c: build_model(c, len(vocab), x_train),
+        lambda: dict(x=classification_dataset(x_train, y_train, cfg.batch_size, seed=cfg.seed), steps_per_epoch=steps,
+                     validation_data=classification_dataset(x_val, y_val, cfg.batch_size, train=False)),
+        TASK.reported_metrics(),
+        f"{len(train_part)} training and {len(val)} validation examples of {cfg.data}, {len(cfg.labels)} classes",
+        fingerprint(x_train, y_train, x_val, y_val, len(vocab)))

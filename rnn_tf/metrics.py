@@ -1,5 +1,5 @@
 """Classification metrics in plain NumPy: accuracy, per-class precision/recall/F1, macro-F1, the
-confusion matrix, and the matrix drawn as a PNG."""
+confusion matrix, and the matrix drawn as a PNG; and translation's attention weights drawn as a PNG."""
 
 from __future__ import annotations
 
@@ -62,5 +62,23 @@ def save_confusion_png(path: str, confusion, labels: list[str], title: str = "")
     import textwrap
 
     ax.set_title("\n".join(textwrap.wrap(title or "confusion matrix", 36)), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def save_attention_png(path: str, source: list[str], output: list[str], weights: np.ndarray, end: str = "<end>") -> None:
+    """Heat map: one row per output token (and <end>), one column per source token."""
+    from matplotlib.figure import Figure  # not pyplot: no global backend switch, no open figures
+
+    rows = output + [end]
+    weights = np.asarray(weights)[: len(rows), : len(source)]
+    fig = Figure(figsize=(2.2 + 0.55 * len(source), 1.2 + 0.45 * len(rows)))
+    ax = fig.subplots()
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
+    ax.set_xticks(range(len(source)), source, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

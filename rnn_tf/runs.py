@@ -7,6 +7,12 @@
     state.json                   the last completed epoch and the best one (written last: the commit point)
     history.csv                  one row per epoch
     samples.txt                  text sampled (or sentences translated) after every epoch
+  and, for the tasks that have them:
+    split.json                   the seeded train / validation / test split (indices into the data)
+    source_vocab.json, target_vocab.json   translation's two vocabularies (instead of vocab.json)
+    metrics.json                 the best epoch's test scores
+    confusion.png                classification: the test split's confusion matrix
+    folds.json, fold-K/          k-fold cross-validation: the summary, and one run folder per fold
 
 Files are written to a temporary name and renamed into place, so a crash never leaves half a file
 behind; ``state.json`` is written after the epoch's weights and history, so on ``--resume`` everything
@@ -47,6 +53,34 @@ class RunDir:
     @property
     def samples(self) -> str:
         return os.path.join(self.path, "samples.txt")
+
+    @property
+    def split(self) -> str:
+        return os.path.join(self.path, "split.json")
+
+    @property
+    def source_vocab(self) -> str:
+        return os.path.join(self.path, "source_vocab.json")
+
+    @property
+    def target_vocab(self) -> str:
+        return os.path.join(self.path, "target_vocab.json")
+
+    @property
+    def metrics(self) -> str:
+        return os.path.join(self.path, "metrics.json")
+
+    @property
+    def confusion(self) -> str:
+        return os.path.join(self.path, "confusion.png")
+
+    @property
+    def folds(self) -> str:
+        return os.path.join(self.path, "folds.json")
+
+    def fold(self, k: int) -> "RunDir":
+        """The run folder of fold ``k`` (from 1) of a cross-validated run."""
+        return RunDir(os.path.join(self.path, f"fold-{k}"))
 
     @property
     def best_weights(self) -> str:

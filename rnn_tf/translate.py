@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import math
-import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -20,15 +19,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rnn_tf.callbacks import RunCheckpoint, SampleTranslations
-from rnn_tf.config import SPLITS, TranslateConfig
+from rnn_tf.callbacks import SampleTranslations
 from rnn_tf.corpora import load_pairs, normalize_sentence, stratified_split
 from rnn_tf.datasets import index_stream, pad_sequences
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
 from rnn_tf.errors import UserError
+from rnn_tf.fitting import Adam, TrainResult, begin_run, fit_run, load_weights, open_run
 from rnn_tf.models.seq2seq import Seq2Seq, build_seq2seq
+from rnn_tf.names import SPLITS
 from rnn_tf.runs import RunDir
-from rnn_tf.train import Adam, load_weights, open_run, restore_checkpoint
+from rnn_tf.tasks.translate import TASK, TranslateConfig
 from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
 
 START, END = "<start>", "<end>"
@@ -135,8 +135,8 @@ def prepare_translation(cfg: TranslateConfig, run: RunDir | None = None) -> Tran
     pairs; with ``run``, reuse that run's split and vocabularies instead."""
     pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
     if run is not None:
-        split = run.read_json(os.path.join(run.path, "split.json"))
-        src_vocab, tgt_vocab = (Vocabulary.load(os.path.join(run.path, f)) for f in ("source_vocab.json", "target_vocab.json"))
+        split = run.read_json(run.split)
+        src_vocab, tgt_vocab = Vocabulary.load(run.source_vocab), Vocabulary.load(run.target_vocab)
     else:
         test, val, train = stratified_split(["pair"] * len(pairs), (cfg.test_fraction, cfg.val_fraction), cfg.seed)
         if not (train and val and test):
@@ -146,61 +146,52 @@ def prepare_translation(cfg: TranslateConfig, run: RunDir | None = None) -> Tran
     return TranslationData(split, src_vocab, tgt_vocab, *pick_split(pairs, split))
 
 
-@dataclass
-class TranslateResult:
-    run_dir: str
-    config: TranslateConfig
-    report: dict
-
-
-def train_translator(run_dir: str, settings: dict | None = None, *, resume: bool = False,
-                     overwrite: bool = False, verbose: int = 1, stream=None) -> TranslateResult:
+def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, overwrite: bool = False,
+          verbose: int = 1, stream=None) -> TrainResult:
+    """Train (or resume) a translator run; the best epoch is scored on the test split (greedy
+    decoding): the result's ``report`` and ``metrics.json``."""
     stream = stream or sys.stdout
     run = RunDir(run_dir)
     cfg, state, done = open_run(run, TranslateConfig, settings, resume, overwrite)
     data = prepare_translation(cfg, run if resume else None)
-    split, src_vocab, tgt_vocab = data.split, data.source_vocab, data.target_vocab
-    train_pairs, val_pairs, test_pairs = data.train, data.val, data.test
+    src_vocab, tgt_vocab = data.source_vocab, data.target_vocab
+
+    def save_files():
+        run.write_json(run.split, data.split)
+        src_vocab.save(run.source_vocab)
+        tgt_vocab.save(run.target_vocab)
 
     keras.utils.set_random_seed(cfg.seed)
     model = build_model(cfg, src_vocab, tgt_vocab)
-    if resume:
-        restore_checkpoint(run, model.training, done, stream)
-        run.write_json(run.config, cfg.to_dict())
-    else:
-        run.prepare_new(overwrite)
-        run.write_json(run.config, cfg.to_dict())
-        run.write_json(os.path.join(run_dir, "split.json"), split)
-        src_vocab.save(os.path.join(run_dir, "source_vocab.json"))
-        tgt_vocab.save(os.path.join(run_dir, "target_vocab.json"))
+    begin_run(run, cfg, model.training, done, resume, overwrite, save_files, stream)
 
-    steps = math.ceil(len(train_pairs) / cfg.batch_size)
-    train_ds = pair_dataset(*encode_pairs(train_pairs, src_vocab, tgt_vocab), cfg.batch_size, train=True,
+    steps = math.ceil(len(data.train) / cfg.batch_size)
+    train_ds = pair_dataset(*encode_pairs(data.train, src_vocab, tgt_vocab), cfg.batch_size, train=True,
                             seed=cfg.seed, start_step=int(model.training.optimizer.iterations.numpy()))
-    val_ds = pair_dataset(*encode_pairs(val_pairs, src_vocab, tgt_vocab), cfg.batch_size, train=False)
-    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
-                               patience=cfg.patience)
-    shown = val_pairs[:SAMPLE_SENTENCES]
+    val_ds = pair_dataset(*encode_pairs(data.val, src_vocab, tgt_vocab), cfg.batch_size, train=False)
+    shown = data.val[:SAMPLE_SENTENCES]
     decoder = Decoder(model)
     samples = SampleTranslations(
         lambda: translate_pairs(model, src_vocab, tgt_vocab, cfg, shown, decoder=decoder)[0],
         [src_vocab.decode(token_ids(src_vocab, s)) for s, _ in shown],
         [tgt_vocab.decode(token_ids(tgt_vocab, t)) for _, t in shown], run, stream)
-    print(f"training {model.training.name} on {cfg.pairs}: {len(train_pairs)} training, {len(val_pairs)} "
-          f"validation, {len(test_pairs)} test pairs, vocabularies {len(src_vocab)} -> {len(tgt_vocab)}, "
+    print(f"training {model.training.name} on {cfg.pairs}: {len(data.train)} training, {len(data.val)} "
+          f"validation, {len(data.test)} test pairs, vocabularies {len(src_vocab)} -> {len(tgt_vocab)}, "
           f"epochs {done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
-    model.training.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
-                       validation_data=val_ds, callbacks=[keras.callbacks.TerminateOnNaN(), checkpoint, samples],
-                       verbose=verbose, shuffle=False)
-    if not os.path.isfile(run.best_weights):
-        raise UserError("training diverged before any epoch was saved: lower --learning-rate and start again")
-    load_weights(model.training, run.weights("best"))
-    report = score_pairs(model, src_vocab, tgt_vocab, cfg, test_pairs, beam_size=1, decoder=decoder)
-    report["training_seconds"] = round(sum(float(r["seconds"]) for r in run.read_history()), 1)
-    run.write_json(os.path.join(run_dir, "metrics.json"), report)
+    result = fit_run(run, cfg, model.training, state, done, train_ds, steps=steps, validation_data=val_ds,
+                     callbacks=[samples], verbose=verbose, stream=stream)
+    if result.stopped_on_nan:
+        return result
+    report = score_pairs(model, src_vocab, tgt_vocab, cfg, data.test, beam_size=1, decoder=decoder)
+    report["training_seconds"] = round(sum(float(r["seconds"]) for r in result.history), 1)
+    run.write_json(run.metrics, report)
     print(f"test split, greedy: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on {report['sentences']} "
           "sentences", file=stream, flush=True)
-    return TranslateResult(run_dir, cfg, report)
+    result.report = report
+    return result
+
+
+train_translator = train  # the name the Python API has always had
 
 
 def pick_split(pairs, split: dict):
@@ -257,7 +248,7 @@ def score_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, len
 def load_translator_run(run_dir: str, weights: str = "best"):
     run = RunDir(run_dir)
     cfg = TranslateConfig.from_dict(run.read_config())
-    src_vocab, tgt_vocab = (Vocabulary.load(os.path.join(run_dir, f)) for f in ("source_vocab.json", "target_vocab.json"))
+    src_vocab, tgt_vocab = Vocabulary.load(run.source_vocab), Vocabulary.load(run.target_vocab)
     model = make_model(cfg, src_vocab, tgt_vocab)
     load_weights(model.training, run.weights(weights))
     return cfg, src_vocab, tgt_vocab, model
@@ -286,7 +277,8 @@ def evaluation_pairs(run_dir: str, cfg: TranslateConfig, pairs: str | None = Non
 def run_splits(run_dir: str, cfg: TranslateConfig) -> dict:
     """{"train": pairs, "val": pairs, "test": pairs}: the run's seeded split of its pairs file."""
     all_pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
-    parts = pick_split(all_pairs, RunDir(run_dir).read_json(os.path.join(run_dir, "split.json")))
+    run = RunDir(run_dir)
+    parts = pick_split(all_pairs, run.read_json(run.split))
     return dict(zip(SPLITS, parts))
 
 
@@ -329,19 +321,18 @@ def translate_texts(run_dir: str, texts: list[str], beam_size: int = 1, length_p
             for i, (sentence, out) in enumerate(zip(sentences, outputs))]
 
 
-def save_attention_png(path: str, source: list[str], output: list[str], weights: np.ndarray) -> None:
-    """Heat map: one row per output token (and <end>), one column per source token."""
-    from matplotlib.figure import Figure  # not pyplot: no global backend switch, no open figures
+def prepare_search(cfg: TranslateConfig):
+    """What every trial of a search shares: the split, vocabularies and encoded pairs, prepared once,
+    and the compiled factory."""
+    from rnn_tf.search.data import SearchData, fingerprint
 
-    rows = output + [END]
-    weights = np.asarray(weights)[: len(rows), : len(source)]
-    fig = Figure(figsize=(2.2 + 0.55 * len(source), 1.2 + 0.45 * len(rows)))
-    ax = fig.subplots()
-    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
-    fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
-    ax.set_xticks(range(len(source)), source, rotation=45, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_xlabel("source")
-    ax.set_ylabel("output")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    data = prepare_translation(cfg)
+    src, tgt = data.source_vocab, data.target_vocab
+    return SearchData(
+        cfg, lambda c: build_model(c, src, tgt).training,
+        lambda: dict(x=pair_dataset(*encode_pairs(data.train, src, tgt), cfg.batch_size, train=True, seed=cfg.seed),
+                     steps_per_epoch=math.ceil(len(data.train) / cfg.batch_size),
+                     validation_data=pair_dataset(*encode_pairs(data.val, src, tgt), cfg.batch_size, train=False)),
+        TASK.reported_metrics(),
+        f"{len(data.train)} training and {len(data.val)} validation pairs of {cfg.pairs}",
+        fingerprint(data.train, data.val, len(src), len(tgt)))

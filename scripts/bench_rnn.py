@@ -61,9 +61,9 @@ def tf_worker(variant: str, cell: str, batch: int, steps: int, ids_path: str) ->
     import keras
     import numpy as np
 
-    from rnn_tf.config import TextgenConfig
+    from rnn_tf.tasks.textgen import TextgenConfig
     from rnn_tf.datasets import language_model_dataset
-    from rnn_tf.train import build_model
+    from rnn_tf.textgen import build_model
 
     ids = np.load(ids_path)
     vocab = int(ids.max()) + 1

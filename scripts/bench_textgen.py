@@ -20,11 +20,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn_tf.config import TextgenConfig  # noqa: E402
+from rnn_tf.tasks.textgen import TextgenConfig  # noqa: E402
 from rnn_tf.corpora import join_documents, load_corpus  # noqa: E402
 from rnn_tf.datasets import language_model_dataset  # noqa: E402
 from rnn_tf.sampling import Sampler  # noqa: E402
-from rnn_tf.train import build_model  # noqa: E402
+from rnn_tf.textgen import build_model  # noqa: E402
 from rnn_tf.vocab import Vocabulary  # noqa: E402
 
 UNITS, SEQ_LEN, BATCH = 256, 100, 64

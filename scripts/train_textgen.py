@@ -8,7 +8,7 @@ Training resumes if the run folder already holds a run (raise EPOCHS to train fu
 import os
 
 from rnn_tf.sampling import Sampler
-from rnn_tf.train import load_textgen_run, train_textgen
+from rnn_tf.textgen import load_textgen_run, train_textgen
 
 RUN_DIR = "runs/sotu-script"
 SETTINGS = dict(

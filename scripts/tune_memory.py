@@ -28,8 +28,9 @@ def one_search(trials: int, trials_per_process: int, folder: str) -> list[dict]:
     """One reading per trial: the search process's memory, the trial process's peak, seconds."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
     from conftest import write_csv
-    from rnn_tf.trial_process import pss_mib
-    from rnn_tf.tune import SearchTuner, run_search
+    from rnn_tf.search.run import run_search
+    from rnn_tf.search.tuners import SearchTuner
+    from rnn_tf.search.worker import pss_mib
 
     readings = []
     end = SearchTuner.on_trial_end

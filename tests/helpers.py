@@ -1,7 +1,17 @@
-"""One shared check for every model factory: build, fit one step, shapes, config and save/load."""
+"""What the tests share: train a tiny run of any task, run the CLI in-process, and one check for every
+model factory (build, fit one step, shapes, config and save/load)."""
+
+import os
 
 import numpy as np
 import keras
+
+
+def train_run(task: str, run_dir, settings: dict, **options):
+    """Train (or, with ``resume=True``, resume) a run of the registered ``task``, quietly."""
+    from rnn_tf.tasks import get_task
+
+    return get_task(task).train(str(run_dir), settings, verbose=0, stream=open(os.devnull, "w"), **options)
 
 
 def run_model_checks(model: keras.Model, inputs, targets, expected_output_shape, loss, tmp_path):
@@ -23,14 +33,19 @@ def run_model_checks(model: keras.Model, inputs, targets, expected_output_shape,
     return outputs
 
 
-def run_cli(argv, capsys) -> tuple[int, str]:
-    """The CLI run in-process: (exit code, stderr), with argparse's own exits caught."""
+def exit_code(argv) -> int:
+    """The CLI run in-process: ``main``'s return value, or the code argparse exits with for a bad flag."""
     from rnn_tf.cli import main
 
     try:
-        code = main(argv)
+        return main(argv)
     except SystemExit as exc:
-        code = exc.code
+        return exc.code
+
+
+def run_cli(argv, capsys) -> tuple[int, str]:
+    """The CLI run in-process: (exit code, stderr)."""
+    code = exit_code(argv)
     return code, capsys.readouterr().err.strip()
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_CLASSIFY, labelled_rows, write_csv
-from helpers import assert_user_error, run_model_checks
+from helpers import assert_user_error, run_model_checks, train_run
 from rnn_tf.classify import evaluate_classifier, load_classifier_run, predict, train_classifier
 from rnn_tf.cli import main
 from rnn_tf.errors import UserError
@@ -46,8 +46,7 @@ def test_tfidf_design_matrix_by_hand():
 
 
 def train(run_dir, data, **kw):
-    return train_classifier(str(run_dir), {"data": str(data), **TINY_CLASSIFY, **kw}, verbose=0,
-                            stream=open(os.devnull, "w"))
+    return train_run("classify", run_dir, {"data": str(data), **TINY_CLASSIFY, **kw})
 
 
 @pytest.fixture(scope="module")

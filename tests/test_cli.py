@@ -6,6 +6,7 @@ import os
 import pytest
 
 from conftest import write_corpus
+from helpers import exit_code
 from rnn_tf.cli import main
 
 TINY_FLAGS = ["--units", "8", "--embedding-dim", "4", "--seq-len", "16", "--batch-size", "4",
@@ -81,14 +82,6 @@ def test_user_errors_print_one_line_and_exit_2(run, tmp_path, capsys, args, matc
     err = capsys.readouterr().err.strip()
     assert match in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "new").exists()
-
-
-def exit_code(args):
-    """``main``'s return value, or the code argparse exits with for a bad flag."""
-    try:
-        return main(args)
-    except SystemExit as exc:
-        return exc.code
 
 
 def test_every_command_has_help(capsys):

@@ -161,7 +161,7 @@ def test_fast_layers_round_trip_their_config_inside_bidirectional():
 
 
 def train(run_dir, corpus, **kw):
-    from rnn_tf.train import train_textgen
+    from rnn_tf.textgen import train_textgen
 
     return train_textgen(str(run_dir), {"corpus": str(corpus), **TINY, **kw}, verbose=0, stream=open(os.devnull, "w"))
 
@@ -169,7 +169,7 @@ def train(run_dir, corpus, **kw):
 def test_runs_load_and_sample_the_same_with_either_implementation(tmp_path, corpus_dir):
     from rnn_tf.runs import RunDir
     from rnn_tf.sampling import Sampler
-    from rnn_tf.train import load_textgen_run
+    from rnn_tf.textgen import load_textgen_run
 
     train(tmp_path / "run", corpus_dir, epochs=1, units=XLA_MIN_UNITS, cell="gru")
     run = RunDir(str(tmp_path / "run"))
@@ -187,9 +187,9 @@ def test_runs_load_and_sample_the_same_with_either_implementation(tmp_path, corp
 
 
 def test_old_run_configs_default_to_fast_and_resume_may_switch(tmp_path, corpus_dir):
-    from rnn_tf.config import TextgenConfig
+    from rnn_tf.tasks.textgen import TextgenConfig
     from rnn_tf.runs import RunDir
-    from rnn_tf.train import train_textgen
+    from rnn_tf.textgen import train_textgen
 
     train(tmp_path / "run", corpus_dir, epochs=1, rnn_implementation="keras")
     run = RunDir(str(tmp_path / "run"))
@@ -207,7 +207,7 @@ def test_resume_is_exact_with_the_compiled_loops(tmp_path, corpus_dir):
     settings = dict(units=XLA_MIN_UNITS, layers=2, dropout=0.2, lr_decay=0.5)
     straight = train(tmp_path / "straight", corpus_dir, epochs=2, **settings)
     train(tmp_path / "stopped", corpus_dir, epochs=1, **settings)
-    from rnn_tf.train import train_textgen
+    from rnn_tf.textgen import train_textgen
 
     resumed = train_textgen(str(tmp_path / "stopped"), {"epochs": 2}, resume=True, verbose=0,
                             stream=open(os.devnull, "w"))
@@ -221,7 +221,7 @@ def test_bad_implementation_is_a_one_line_error(capsys, tmp_path):
 
     assert_user_error(["textgen", "train", "--run-dir", str(tmp_path / "r"), "--rnn-implementation", "cudnn"],
                       capsys, "invalid choice")
-    from rnn_tf.config import TextgenConfig
+    from rnn_tf.tasks.textgen import TextgenConfig
     from rnn_tf.errors import UserError
 
     with pytest.raises(UserError, match="rnn-implementation"):

@@ -3,8 +3,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import run_model_checks
-from rnn_tf.cli import CELL_NAMES
-from rnn_tf.errors import UserError
+from rnn_tf.names import CELLS as CELL_NAMES
 from rnn_tf.models.cells import CELLS
 from rnn_tf.models.language_model import build_language_model
 
@@ -57,14 +56,15 @@ def test_lstm_and_gru_keep_cudnn_compatible_settings():
     assert build_language_model(VOCAB, "gru", 4).training.get_layer("rnn_1").cell.reset_after
 
 
-def test_cli_cell_choices_match_the_registry():
+def test_the_cell_names_match_the_registry():
     assert set(CELL_NAMES) == set(CELLS)
 
 
-def test_bad_factory_arguments_are_user_errors():
-    with pytest.raises(UserError, match="unknown cell"):
+def test_bad_factory_arguments_are_value_errors():
+    """Factories are a library's API: plain ValueErrors (the configs turn bad flags into UserErrors)."""
+    with pytest.raises(ValueError, match="unknown cell"):
         build_language_model(VOCAB, "transformer")
-    with pytest.raises(UserError, match="layers"):
+    with pytest.raises(ValueError, match="layers"):
         build_language_model(VOCAB, "lstm", layers=0)
-    with pytest.raises(UserError, match="dropout"):
+    with pytest.raises(ValueError, match="dropout"):
         build_language_model(VOCAB, "lstm", dropout=1.5)

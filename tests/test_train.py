@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from conftest import TINY
+from helpers import train_run
 from rnn_tf.errors import UserError
 from rnn_tf.runs import RunDir
-from rnn_tf.train import load_textgen_run, train_textgen
+from rnn_tf.textgen import load_textgen_run, train_textgen
 
 
 def train(run_dir, corpus, **kw):
-    settings = {"corpus": str(corpus), **TINY, **kw}
-    return train_textgen(str(run_dir), settings, verbose=0, stream=open(os.devnull, "w"))
+    return train_run("textgen", run_dir, {"corpus": str(corpus), **TINY, **kw})
 
 
 def fingerprint(folder):
@@ -89,8 +89,8 @@ def test_resume_restores_the_optimizer_step_and_state(trained, tmp_path):
 
     import keras
 
-    from rnn_tf.config import TextgenConfig
-    from rnn_tf.train import build_model
+    from rnn_tf.tasks.textgen import TextgenConfig
+    from rnn_tf.textgen import build_model
     from rnn_tf.vocab import Vocabulary
 
     run_dir = tmp_path / "run"

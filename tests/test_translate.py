@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import write_pairs
-from helpers import assert_user_error
+from helpers import assert_user_error, train_run
 from rnn_tf.cli import main
-from rnn_tf.config import TranslateConfig
+from rnn_tf.tasks.translate import TranslateConfig
 from rnn_tf.corpora import load_pairs
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
 from rnn_tf.errors import UserError
@@ -138,7 +138,7 @@ def test_sampling_is_seeded():
 
 # --- runs --------------------------------------------------------------------------------------------
 def train(run_dir, pairs, **kw):
-    return train_translator(str(run_dir), {"pairs": str(pairs), **TINY, **kw}, verbose=0, stream=open(os.devnull, "w"))
+    return train_run("translate", run_dir, {"pairs": str(pairs), **TINY, **kw})
 
 
 @pytest.fixture(scope="module")

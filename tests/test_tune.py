@@ -10,9 +10,10 @@ import pytest
 from conftest import labelled_rows, write_corpus, write_csv, write_pairs
 from helpers import run_cli
 from rnn_tf.cli import main
-from rnn_tf.config import ClassifyConfig
+from rnn_tf.tasks.classify import ClassifyConfig
 from rnn_tf.errors import UserError
-from rnn_tf.tune import build_space, define, run_search, train_best
+from rnn_tf.search.run import run_search, train_best
+from rnn_tf.search.space import build_space, define
 
 # Tiny models; the space searches a few real choices and drops the slow or irrelevant ones.
 SETTINGS = {
@@ -90,7 +91,7 @@ def test_interrupted_search_resumes_and_keeps_finished_trials(tmp_path, monkeypa
     --resume runs that trial again with the values it had been given, keeping trial 0."""
     import signal
 
-    from rnn_tf.tune import SearchTuner
+    from rnn_tf.search.tuners import SearchTuner
 
     children = []
     original_end = SearchTuner.on_trial_end
@@ -150,7 +151,7 @@ def test_trial_processes_train_what_this_process_would(tmp_path):
 
 
 def test_trial_process_refuses_changed_data(tmp_path):
-    from rnn_tf.trial_process import TrialProcess, TrialProcessError
+    from rnn_tf.search.worker import TrialProcess, TrialProcessError
 
     data = write_csv(tmp_path / "reviews.csv")
     settings = ClassifyConfig(data=str(data), **SETTINGS["classify"], epochs=1, seed=5).to_dict()
@@ -173,7 +174,7 @@ def test_search_space_file_narrows_widens_and_conditions(tmp_path):
                     "cell: {type: choice, values: [gru], when: {model: rnn}}\n"
                     "units: 16\n"
                     "pooling: null\n", encoding="utf-8")
-    from rnn_tf.tune import load_space_file
+    from rnn_tf.search.space import load_space_file
 
     space = build_space("classify", base, load_space_file(str(path)), fixed=("dropout",))
     assert "pooling" not in space and "dropout" not in space  # dropped by the file, fixed by a flag

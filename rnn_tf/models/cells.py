@@ -27,8 +27,7 @@ from typing import Callable
 
 import keras
 
-from rnn_tf.errors import UserError
-from rnn_tf.config import IMPLEMENTATIONS
+from rnn_tf import names
 from rnn_tf.models.fast_rnn import FastGRU, FastLSTM
 
 
@@ -62,12 +61,12 @@ def cell_spec(cell: str) -> CellSpec:
     try:
         return CELLS[cell]
     except KeyError:
-        raise UserError(f"unknown cell '{cell}': use one of {', '.join(CELLS)}") from None
+        raise ValueError(f"unknown cell {cell!r}: use one of {', '.join(CELLS)}") from None
 
 
 def check_implementation(implementation: str) -> None:
-    if implementation not in IMPLEMENTATIONS:
-        raise UserError(f"unknown --rnn-implementation '{implementation}': use one of {', '.join(IMPLEMENTATIONS)}")
+    if implementation not in names.IMPLEMENTATIONS:
+        raise ValueError(f"unknown implementation {implementation!r}: use one of {', '.join(names.IMPLEMENTATIONS)}")
 
 
 def recurrent_layer(cell: str, units: int, *, name: str, implementation: str = "fast", **kwargs) -> keras.layers.RNN:
@@ -78,7 +77,7 @@ def recurrent_layer(cell: str, units: int, *, name: str, implementation: str = "
     spec = cell_spec(cell)
     check_implementation(implementation)
     if units < 1:
-        raise UserError(f"{units} units is too few: use --units 1 or more")
+        raise ValueError(f"units must be 1 or more, not {units}")
     options = {
         k: (v.__class__.from_config(v.get_config()) if isinstance(v, keras.initializers.Initializer) else v)
         for k, v in spec.options.items()

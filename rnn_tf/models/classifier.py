@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import keras
 
-from rnn_tf.errors import UserError
+from rnn_tf.names import BOW_HEADS, CLASSIFIER_MODELS as MODELS, POOLINGS
 from rnn_tf.models.cells import recurrent_layer
-from rnn_tf.models.layers import POOLINGS, AttentionPooling, BagOfWords, MaskedPooling
+from rnn_tf.models.layers import AttentionPooling, BagOfWords, MaskedPooling
 
-MODELS = ("rnn", "cnn", "bow")
-BOW_HEADS = ("logistic", "mlp")
 
 
 def build_classifier(
@@ -38,13 +36,13 @@ def build_classifier(
     implementation: str = "fast",
 ) -> keras.Model:
     if model not in MODELS:
-        raise UserError(f"unknown model '{model}': use one of {', '.join(MODELS)}")
+        raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
     if pooling not in POOLINGS:
-        raise UserError(f"unknown pooling '{pooling}': use one of {', '.join(POOLINGS)}")
+        raise ValueError(f"unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}")
     if bow_head not in BOW_HEADS:
-        raise UserError(f"unknown bag-of-words head '{bow_head}': use one of {', '.join(BOW_HEADS)}")
+        raise ValueError(f"unknown bag-of-words head {bow_head!r}: use one of {', '.join(BOW_HEADS)}")
     if num_classes < 2:
-        raise UserError("a classifier needs two or more classes")
+        raise ValueError(f"a classifier needs two or more classes, not {num_classes}")
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
 
     if model == "bow":
@@ -75,7 +73,7 @@ def build_classifier(
         return keras.Model(ids, probs, name="cnn_classifier")
 
     if layers < 1:
-        raise UserError(f"{layers} layers is too few: use --layers 1 or more")
+        raise ValueError(f"layers must be 1 or more, not {layers}")
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(ids)
     for i in range(layers):
         last = i == layers - 1

@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from rnn_tf.config import IMPLEMENTATIONS
+from rnn_tf.names import IMPLEMENTATIONS
 
 
 def _gpu_available() -> bool:

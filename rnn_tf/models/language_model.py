@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import keras
 
-from rnn_tf.errors import UserError
 from rnn_tf.models.cells import cell_spec, recurrent_layer, state_sizes
 from rnn_tf.models.fast_rnn import FastRecurrence, TokenStep
 
@@ -42,11 +41,11 @@ def build_language_model(
 ) -> LanguageModel:
     spec = cell_spec(cell)
     if layers < 1:
-        raise UserError(f"{layers} layers is too few: use --layers 1 or more")
+        raise ValueError(f"layers must be 1 or more, not {layers}")
     if not 0.0 <= dropout < 1.0:
-        raise UserError(f"dropout {dropout} is out of range: use a number in [0, 1)")
+        raise ValueError(f"dropout must be in [0, 1), not {dropout}")
     if embedding_dim < 1:
-        raise UserError(f"embedding size {embedding_dim} is too small: use --embedding-dim 1 or more")
+        raise ValueError(f"embedding_dim must be 1 or more, not {embedding_dim}")
 
     embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
     rnns = [recurrent_layer(cell, units, return_sequences=True, name=f"rnn_{i + 1}",

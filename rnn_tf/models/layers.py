@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-POOLINGS = ("last", "mean", "max", "attention")
+from rnn_tf.names import ATTENTIONS
 
 
 @keras.saving.register_keras_serializable(package="rnn_tf")
@@ -125,7 +125,6 @@ class DropMask(keras.layers.Layer):
         return None
 
 
-ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
 
 
 @keras.saving.register_keras_serializable(package="rnn_tf")

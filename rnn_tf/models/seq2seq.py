@@ -16,11 +16,9 @@ from dataclasses import dataclass
 
 import keras
 
-from rnn_tf.errors import UserError
 from rnn_tf.models.cells import cell_spec, recurrent_layer
-from rnn_tf.models.layers import ATTENTIONS, DropMask, SequenceAttention
-
-SEQ2SEQ_CELLS = ("gru", "lstm", "simple_rnn")
+from rnn_tf.models.layers import DropMask, SequenceAttention
+from rnn_tf.names import ATTENTIONS, SEQ2SEQ_CELLS
 
 
 @dataclass
@@ -44,11 +42,11 @@ def build_seq2seq(
     implementation: str = "fast",
 ) -> Seq2Seq:
     if cell not in SEQ2SEQ_CELLS:
-        raise UserError(f"unknown cell '{cell}' for translation: use one of {', '.join(SEQ2SEQ_CELLS)}")
+        raise ValueError(f"unknown cell {cell!r} for an encoder-decoder: use one of {', '.join(SEQ2SEQ_CELLS)}")
     if attention not in ATTENTIONS:
-        raise UserError(f"unknown attention '{attention}': use one of {', '.join(ATTENTIONS)}")
+        raise ValueError(f"unknown attention {attention!r}: use one of {', '.join(ATTENTIONS)}")
     if layers < 1:
-        raise UserError(f"{layers} layers is too few: use --layers 1 or more")
+        raise ValueError(f"layers must be 1 or more, not {layers}")
     state_names = cell_spec(cell).states
 
     # --- the layers, each made once, by name ---

@@ -5,7 +5,7 @@ TensorFlow keeps the traced graphs of every ``fit`` alive for the life of the pr
 tensorflow#61791). A search that runs its trials in a child process, and replaces that child every
 N trials, gives all of it back to the operating system when the child exits.
 
-    search process (TrialProcess)                     trial process (python -m rnn_tf.trial_process)
+    search process (TrialProcess)                     trial process (python -m rnn_tf.search.worker)
     one job per line on the child's stdin:         -> prepares the task's data (once per process),
     task settings, search space, the trial's          builds the trial's model with the same
     hyperparameters, fit arguments, file paths        TaskHyperModel, (Hyperband: loads the earlier
@@ -16,6 +16,10 @@ N trials, gives all of it back to the operating system when the child exits.
 
 A child that dies mid-trial (killed, out of memory) closes the "done" pipe: the search records the
 trial as failed and starts a new child for the next one.
+
+The child builds what the search process would: the task (from the registry, by the job's name),
+its data (``Task.prepare_search``) and the trial's model (``search.hypermodel``). It never imports
+the tuners, which import this module.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ class TrialProcess:
         read_fd, write_fd = os.pipe()
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         self.child = subprocess.Popen(
-            [sys.executable, "-m", "rnn_tf.trial_process", str(write_fd), "1" if self.verbose else "0"],
+            [sys.executable, "-m", "rnn_tf.search.worker", str(write_fd), "1" if self.verbose else "0"],
             stdin=subprocess.PIPE, pass_fds=(write_fd,), env=env)
         os.close(write_fd)
         self.done = os.fdopen(read_fd, "r")
@@ -127,13 +131,14 @@ def run_job(job: dict) -> dict:
     import keras_tuner as kt
     from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
-    from rnn_tf.tune import CONFIGS, PREPARE, TaskHyperModel, continue_trial
+    from rnn_tf.search.hypermodel import TaskHyperModel, continue_trial
+    from rnn_tf.tasks import get_task
 
     key = json.dumps([job["task"], job["settings"]], sort_keys=True)
     if key not in _prepared:
         _prepared.clear()
-        base = CONFIGS[job["task"]](**job["settings"]).validate()
-        _prepared[key] = PREPARE[job["task"]](base)
+        task = get_task(job["task"])
+        _prepared[key] = task.prepare_search(task.config(**job["settings"]).validate())
     data = _prepared[key]
     if data.fingerprint != job["fingerprint"]:
         raise RuntimeError(f"the data differs from what the search prepared ({data.description}): "

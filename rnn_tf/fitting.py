@@ -1,0 +1,186 @@
+"""The one training lifecycle every task runs: open or resume the run, seed, restore, fit with a
+checkpoint every epoch, one divergence policy, the best epoch loaded at the end.
+
+    open_run      check that a run may start (or resume) in its folder; writes nothing
+    begin_run     a new run: clear the folder (with --overwrite), write config.json and the task's files;
+                  a resumed run: restore weights, optimizer state and dropout's generators, rewrite config.json
+    fit_run       model.fit from the epoch after the last saved one, with RunCheckpoint; then the result
+    load_weights  model.load_weights that refuses a file that does not fit, instead of half-loading it
+
+Resuming restores the weights, the optimizer state (its step counter and moving averages, so the
+learning-rate schedule too), the epoch counter and the config, and appends to the same history: a run
+stopped after epoch 3 and resumed to epoch 5 reads exactly like a run trained to epoch 5 (batch k of
+every task's dataset is a function of (seed, k), and the optimizer's step says where to continue).
+
+Divergence (a loss that is not finite): training stops, the bad epoch is not saved, the last good
+epoch stays the run's latest, and the result says so (``diverged``); the CLI then exits with code 1.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import warnings
+from dataclasses import dataclass, field
+
+import keras
+
+from rnn_tf.callbacks import RunCheckpoint, logged_columns, out_of_patience, rng_variables
+from rnn_tf.config import RunConfig
+from rnn_tf.errors import UserError
+from rnn_tf.runs import RunDir
+
+
+class DenseGradients:
+    """Optimizer mixin: the embedding's sparse gradient is made dense before the update.
+
+    Keras's sparse path fails with an index error instead of producing NaN once a diverging
+    run's gradients stop being finite, which would keep ``TerminateOnNaN`` from stopping it cleanly.
+    A dense gradient of a (vocabulary x embedding) matrix is cheap at these sizes.
+    """
+
+    def apply(self, grads, trainable_variables=None):
+        import tensorflow as tf
+
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        return super().apply(grads, trainable_variables)
+
+
+class RMSprop(DenseGradients, keras.optimizers.RMSprop):
+    pass
+
+
+class Adam(DenseGradients, keras.optimizers.Adam):
+    pass
+
+
+@dataclass
+class TrainResult:
+    run_dir: str
+    config: RunConfig
+    epochs_done: int
+    best_epoch: int | None
+    best_val_loss: float | None
+    stopped_on_nan: bool  # training diverged: the last good epoch (epochs_done) is the run's latest
+    history: list[dict] = field(default_factory=list)
+    report: dict | None = None  # the task's test scores, when it scores one (None after divergence)
+    diverged_where: str = ""  # e.g. "fold 2": which part of a run diverged, when it has parts
+
+    @property
+    def diverged(self) -> bool:
+        return self.stopped_on_nan
+
+
+def open_run(run: RunDir, config_cls, settings: dict | None, resume: bool, overwrite: bool):
+    """Check that a run may start (or resume) in ``run``; returns (config, state, epochs done).
+
+    New run: the config is ``settings`` over the defaults, with a random seed when none is given.
+    Resume: the saved config, where ``settings`` may only change ``config_cls.RESUMABLE``.
+    Writes nothing, so a refusal leaves the folder as it was.
+    """
+    settings = {k: v for k, v in (settings or {}).items() if v is not None}
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other: pass one of them")
+    if not resume:
+        cfg = config_cls(**settings).validate()
+        run.check_new(overwrite)
+        if cfg.seed is None:
+            cfg.seed = secrets.randbelow(2**31)
+        return cfg, {"best_val_loss": None, "best_epoch": None}, 0
+    cfg = config_cls.from_dict(run.read_config()).resumed_with(settings)
+    state = run.read_state()
+    return cfg, state, check_resumable(run, cfg, state)
+
+
+def check_resumable(run: RunDir, cfg: RunConfig, state: dict) -> int:
+    """The epochs done, when the run can train further; otherwise a UserError that says what to do."""
+    done = int(state["epoch"])
+    if done < 1:
+        raise UserError(f"run '{run.path}' has no completed epoch to resume: start it again with --overwrite")
+    if cfg.epochs <= done:
+        raise UserError(
+            f"run '{run.path}' has already trained {done} epochs: pass --epochs N with N above {done} "
+            "to train further"
+        )
+    if out_of_patience(cfg.patience, done, state.get("best_epoch")):
+        raise UserError(
+            f"run '{run.path}' stopped early at epoch {done} ({done - state['best_epoch']} epochs after its best, "
+            f"epoch {state['best_epoch']}): resume with a larger --patience, or --patience 0 to train on"
+        )
+    return done
+
+
+def begin_run(run: RunDir, cfg: RunConfig, model: keras.Model, done: int, resume: bool, overwrite: bool,
+              save_files=None, stream=None) -> None:
+    """Make ``run`` ready to train ``model`` (built and compiled from ``cfg`` after seeding).
+
+    Resume: restore epoch ``done`` and rewrite config.json (its resumable settings may have changed).
+    New run: the first step that deletes or writes (every input has been checked by now): clear the
+    folder, write config.json, then ``save_files()`` (the task's vocabularies, split, ...)."""
+    if resume:
+        restore_checkpoint(run, model, done, stream)
+        run.write_json(run.config, cfg.to_dict())
+        return
+    run.prepare_new(overwrite)
+    run.write_json(run.config, cfg.to_dict())
+    if save_files is not None:
+        save_files()
+
+
+def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: int, train_ds, *,
+            steps: int, validation_data=None, validation_steps: int | None = None, callbacks=(),
+            columns=logged_columns, verbose: int = 1, stream=None, load_best: bool = True) -> TrainResult:
+    """Train epochs ``done + 1 .. cfg.epochs`` with a checkpoint after every epoch (``callbacks`` run
+    before it: samples, ...), then load the best epoch's weights into ``model`` (unless training
+    diverged: then the model is left as it is and the result says ``stopped_on_nan``)."""
+    stream = stream or sys.stdout
+    checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
+                               columns=columns, patience=cfg.patience)
+    if done < cfg.epochs:
+        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
+                  validation_data=validation_data, validation_steps=validation_steps,
+                  callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks, checkpoint], verbose=verbose,
+                  shuffle=False)  # every task's dataset does its own, resumable shuffling
+    final = run.read_state()
+    if load_best and not checkpoint.stopped_on_nan:
+        load_weights(model, run.weights("best"))
+    return TrainResult(run.path, cfg, int(final["epoch"]), final.get("best_epoch"), final.get("best_val_loss"),
+                       checkpoint.stopped_on_nan, run.read_history())
+
+
+def restore_checkpoint(run: RunDir, model: keras.Model, epoch: int, stream=None) -> None:
+    """Load weights *and optimizer state* of ``epoch`` and drop any history written after it."""
+    model.optimizer.build(model.trainable_variables)  # without this the optimizer state is not loaded
+    load_weights(model, run.checkpoint(epoch))
+    saved_rng = run.read_state().get("rng_states") or []
+    generators = rng_variables(model)
+    if len(saved_rng) == len(generators):  # dropout's generators continue where they stopped
+        for variable, value in zip(generators, saved_rng):
+            variable.assign(value)
+    run.truncate_history(epoch)
+    print(f"resuming '{run.path}' after epoch {epoch} (optimizer step "
+          f"{int(model.optimizer.iterations.numpy())})", file=stream or sys.stdout)
+
+
+def load_weights(model: keras.Model, path: str) -> None:
+    """``model.load_weights`` with a clear error when the file does not fit the model.
+
+    Keras only warns when it skips part of a file (skipped layers keep their random initial weights,
+    a skipped optimizer its fresh state); a half-loaded model is an error here, like any other
+    mismatch, so a resumed run never silently restarts its optimizer.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+            skipped = [w for w in caught if str(w.message).startswith("Skipping")]
+            if skipped:
+                raise ValueError(str(skipped[0].message))
+        except (ValueError, KeyError, OSError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(
+                f"weights '{path}' do not fit the model described by config.json ({first[:160]}): "
+                "use weights saved by this run"
+            ) from None
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -1,0 +1,17 @@
+"""Every name a user can pick, in one light module (no TensorFlow, no Keras): argparse's choices, the
+configs' checks and the model factories all read these lists, so they cannot drift apart.
+
+The factories' registries (``models.cells.CELLS``, ...) are keyed by the same names; a test checks it.
+"""
+
+CELLS = ("lstm", "gru", "simple_rnn", "irnn")  # models.cells: the recurrent cells
+SEQ2SEQ_CELLS = ("gru", "lstm", "simple_rnn")  # the cells an encoder-decoder can use
+IMPLEMENTATIONS = ("fast", "keras")  # how LSTM/GRU layers run (models.fast_rnn); the same model either way
+LEVELS = ("char", "word")  # what a token is
+CLASSIFIER_MODELS = ("rnn", "cnn", "bow")
+POOLINGS = ("last", "mean", "max", "attention")  # how a classifier summarises a sequence
+BOW_HEADS = ("logistic", "mlp")
+BOW_WEIGHTINGS = ("tfidf", "count", "binary")
+ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
+SPLITS = ("train", "val", "test")  # the held-out splits of a run, as split.json names them
+TUNERS = ("random", "hyperband", "bayesian")
