@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 
-from rnn_tf.corpora import Example, LabelledData, load_labelled, stratified_folds, stratified_split
+from rnn_tf.labelled import Example, LabelledData, load_labelled, stratified_folds, stratified_split
 from rnn_tf.datasets import classification_dataset, pad_sequences
 from rnn_tf.errors import UserError
 from rnn_tf.metrics import classification_report, format_report, save_confusion_png

@@ -20,7 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from rnn_tf.callbacks import SampleTranslations
-from rnn_tf.corpora import load_pairs, normalize_sentence, stratified_split
+from rnn_tf.corpora import load_pairs, normalize_sentence
+from rnn_tf.labelled import stratified_split
 from rnn_tf.datasets import index_stream, pad_sequences
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
 from rnn_tf.errors import UserError

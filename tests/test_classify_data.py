@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import labelled_rows, write_csv
-from rnn_tf.corpora import load_labelled, stratified_folds, stratified_split
+from rnn_tf.labelled import load_labelled, stratified_folds, stratified_split
 from rnn_tf.errors import UserError
 from rnn_tf.metrics import classification_report, save_confusion_png
 

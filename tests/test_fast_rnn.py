@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import TINY
-from rnn_tf.models import fast_rnn
+from rnn_tf.models import bptt
 from rnn_tf.models.cells import recurrent_layer
 from rnn_tf.models.classifier import build_classifier
 from rnn_tf.models.fast_rnn import XLA_MIN_UNITS, FastGRU, FastLSTM
@@ -70,9 +70,9 @@ def test_fast_layer_equals_the_keras_layer(cell, units, masked, go_backwards, re
     states = [tf.constant(rng.normal(size=(batch, units)).astype("float32"))
               for _ in range(2 if cell == "lstm" else 1)] if initial_state else None
     calls = []
-    original = fast_rnn._loop
+    original = bptt._loop
     with pytest.MonkeyPatch.context() as mp:  # the fast path really ran
-        mp.setattr(fast_rnn, "_loop", lambda fn, n: calls.append(fn.__name__) or original(fn, n))
+        mp.setattr(bptt, "_loop", lambda fn, n: calls.append(fn.__name__) or original(fn, n))
         fast_out, fast_grads = outputs_and_gradients(fast, x, mask, states)
     assert calls == [f"_{cell}_forward", f"_{cell}_backward"]
     stock_out, stock_grads = outputs_and_gradients(stock, x, mask, states)
@@ -126,7 +126,7 @@ def test_recurrent_dropout_falls_back_to_the_keras_loop():
     assert isinstance(layer, FastLSTM)
     calls = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fast_rnn, "_loop", lambda fn, n: calls.append(fn) or fn)
+        mp.setattr(bptt, "_loop", lambda fn, n: calls.append(fn) or fn)
         layer(tf.ones((2, 5, 3)), training=True)
         assert calls == []  # Keras's loop, with its dropout masks
         layer(tf.ones((2, 5, 3)), training=False)

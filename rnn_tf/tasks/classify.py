@@ -1,5 +1,6 @@
 """The text-classification task (many-to-one): its config, flags, commands and search space. The work
-itself (data, splits, training, scoring) is in ``rnn_tf.classify``, imported only when a command runs."""
+itself (data, splits, training, scoring) is in ``rnn_tf.classify``, reached through ``TASK.module()``
+when a command runs."""
 
 from __future__ import annotations
 
@@ -105,10 +106,9 @@ def add_evaluate(sub) -> None:
 
 
 def run_evaluate(args) -> int:
-    from rnn_tf.classify import evaluate_classifier
     from rnn_tf.metrics import format_report, save_confusion_png
 
-    report = evaluate_classifier(args.run_dir, args.weights, args.data)
+    report = TASK.module().evaluate_classifier(args.run_dir, args.weights, args.data)
     if "folds" in report:
         if args.json:
             print(json.dumps(report))
@@ -135,8 +135,6 @@ def add_predict(sub) -> None:
 
 
 def run_predict(args) -> int:
-    from rnn_tf.classify import predict
-
     texts = list(args.texts)
     if args.file:
         try:
@@ -146,7 +144,7 @@ def run_predict(args) -> int:
             raise UserError(f"cannot read --file '{args.file}': {exc}") from None
     elif not texts and not sys.stdin.isatty():
         texts = sys.stdin.read().splitlines()
-    for r in predict(args.run_dir, texts, args.weights):
+    for r in TASK.module().predict(args.run_dir, texts, args.weights):
         print(json.dumps(r, ensure_ascii=False) if args.json else f"{r['label']}\t{r['probability']:.4f}\t{r['text']}")
     return 0
 

@@ -1,5 +1,7 @@
 """The text-generation task: its config, flags, commands and search space. The work itself (data,
-training, sampling, evaluation) is in ``rnn_tf.textgen``, imported only when a command runs."""
+training, sampling, evaluation) is in ``rnn_tf.textgen``, which the handlers reach through
+``TASK.module()`` when a command runs (so ``--help`` never imports TensorFlow, and the workflow module
+may import this one without a cycle)."""
 
 from __future__ import annotations
 
@@ -95,10 +97,9 @@ def add_generate(sub) -> None:
 
 def run_generate(args) -> int:
     from rnn_tf.sampling import Sampler, check_sampling_options
-    from rnn_tf.textgen import load_textgen_run
 
     check_sampling_options(args.temperatures, args.length, args.num_samples, args.top_k, args.top_p)
-    cfg, vocab, lm = load_textgen_run(args.run_dir, args.weights)
+    cfg, vocab, lm = TASK.module().load_textgen_run(args.run_dir, args.weights)
     prime = cfg.prime if args.prime is None else args.prime
     samples = Sampler(lm, vocab).generate(prime, args.length, args.temperatures, args.num_samples,
                                           args.top_k, args.top_p, args.seed)
@@ -122,9 +123,7 @@ def add_evaluate(sub) -> None:
 
 
 def run_evaluate(args) -> int:
-    from rnn_tf.textgen import evaluate_textgen
-
-    r = evaluate_textgen(args.run_dir, args.weights, args.corpus)
+    r = TASK.module().evaluate_textgen(args.run_dir, args.weights, args.corpus)
     if args.json:
         print(json.dumps(r))
     else:

@@ -1,6 +1,6 @@
 """The translation task (sequence to sequence with attention): its config, flags, commands and search
 space. The work itself (pairs, vocabularies, training, decoding, BLEU) is in ``rnn_tf.translate``,
-imported only when a command runs."""
+reached through ``TASK.module()`` when a command runs."""
 
 from __future__ import annotations
 
@@ -87,12 +87,11 @@ def add_translate(sub) -> None:
 
 def run_translate(args) -> int:
     from rnn_tf.metrics import save_attention_png
-    from rnn_tf.translate import translate_texts
 
     texts = list(args.texts)
     if not texts and not sys.stdin.isatty():
         texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
-    results = translate_texts(args.run_dir, texts, args.beam_size, args.length_penalty, args.temperature,
+    results = TASK.module().translate_texts(args.run_dir, texts, args.beam_size, args.length_penalty, args.temperature,
                               args.seed, args.weights, attention=bool(args.plot_attention))
     if args.plot_attention:
         first = results[0]
@@ -118,9 +117,7 @@ def add_evaluate(sub) -> None:
 
 
 def run_evaluate(args) -> int:
-    from rnn_tf.translate import evaluate_translator
-
-    r = evaluate_translator(args.run_dir, args.pairs, args.beam_size, args.length_penalty, args.weights, args.split)
+    r = TASK.module().evaluate_translator(args.run_dir, args.pairs, args.beam_size, args.length_penalty, args.weights, args.split)
     if args.json:
         print(json.dumps({k: v for k, v in r.items() if k != "examples"}))
     else:

@@ -1,0 +1,214 @@
+"""The recurrences of the fast LSTM and GRU layers (``fast_rnn``), with backpropagation through time
+written out by hand.
+
+    forward   loop t = 1..T:  z_t = Z_x[t] + h_{t-1} U,  then the gate arithmetic   (Z_x = X W + b: one
+              GEMM before the loop, done by the layer)
+    backward  loop t = T..1:  dz_t from the gate derivatives,  dh_{t-1} = dz_t U^T
+              dU = H_prev^T dZ as one GEMM over all steps after the loop; the layer's X W + b gives
+              dX, dW and db by ordinary automatic differentiation
+
+The backward loop carries only the state gradients (dh, and dc for the LSTM): this is where a reader
+sees them shrink or grow step by step. ``lstm_step`` and ``gru_step`` are the one-step functions that
+both the loop and the layers' one-step views (sampling, decoding) call.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _lstm_gate_constants(units, dtype):
+    """Per-column constants for the (B, 4H) gate block [i, f, g, o]: sigmoid(x) = (tanh(x / 2) + 1) / 2,
+    so one tanh over the block scaled by ``scale``, then ``* scale + shift``, gives all four gates;
+    their derivatives are ``alpha + G (beta - G)``: s (1 - s) for the sigmoids, 1 - g^2 for g."""
+    one, half, zero = (tf.fill([units], tf.constant(v, dtype)) for v in (1.0, 0.5, 0.0))
+    scale = tf.concat([half, half, one, half], axis=0)
+    shift = tf.concat([half, half, zero, half], axis=0)
+    alpha = tf.concat([zero, zero, one, zero], axis=0)
+    return scale, shift, alpha, 1.0 - alpha
+
+
+def lstm_step(zx_t, h, c, u):
+    """One LSTM step from the projected input: (h, c, gate block [i, f, g, o]). The loop and the
+    one-step view both call it. Elementwise work on the whole (B, 4H) block is much faster on a CPU
+    than on four slices."""
+    scale, shift, _, _ = _lstm_gate_constants(tf.shape(u)[0], zx_t.dtype)
+    block = tf.tanh((zx_t + tf.matmul(h, u)) * scale) * scale + shift
+    i, f, g, o = tf.split(block, 4, axis=1)
+    c = f * c + i * g
+    return o * tf.tanh(c), c, block
+
+
+def gru_step(zx_t, h, u, b_rec):
+    """One GRU step from the projected input: (h, what the backward loop keeps: [z, r, hh, rh])."""
+    units = tf.shape(u)[0]
+    inner = tf.matmul(h, u) + b_rec
+    zr = tf.tanh((zx_t[:, :2 * units] + inner[:, :2 * units]) * 0.5) * 0.5 + 0.5  # both sigmoids, one block
+    z, r = tf.split(zr, 2, axis=1)
+    rh = inner[:, 2 * units:]
+    hh = tf.tanh(zx_t[:, 2 * units:] + r * rh)
+    return z * h + (1.0 - z) * hh, tf.concat([z, r, hh, rh], axis=1)
+
+
+def _lstm_forward(zx, u, h0, c0, m, masked):
+    """The forward loop: only h U and the gate arithmetic per step. Returns the states, the cell
+    states and the gate blocks of every step (kept for the backward loop)."""
+    steps = tf.shape(zx)[0]
+
+    def step(t, h, c, hs, cs, gates):
+        h_new, c_new, block = lstm_step(zx[t], h, c, u)
+        if masked:  # a masked step keeps the state
+            h_new, c_new = tf.where(m[t], h_new, h), tf.where(m[t], c_new, c)
+        return t + 1, h_new, c_new, hs.write(t, h_new), cs.write(t, c_new), gates.write(t, block)
+
+    ta = lambda: tf.TensorArray(zx.dtype, size=steps)  # noqa: E731
+    _, _, c_last, hs, cs, gates = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, c0, ta(), ta(), ta()),
+                                                maximum_iterations=steps)
+    return hs.stack(), cs.stack(), gates.stack(), c_last
+
+
+def _lstm_backward(d_hs, d_c_last, u, h0, c0, hs, cs, gates, m, masked):
+    """Backpropagation through time: the loop carries dh and dc back one step at a time (dh through
+    U^T); dU is one GEMM over all steps afterwards. Returns (dZ_x, dU, dh0, dc0)."""
+    steps, units = tf.shape(gates)[0], tf.shape(u)[0]
+    _, _, alpha, beta = _lstm_gate_constants(units, gates.dtype)
+    c_prev = tf.concat([c0[None], cs[:-1]], axis=0)
+    u_t = tf.transpose(u)
+
+    def step(t, dh, dc, dzs):
+        dh = dh + d_hs[t]
+        block = gates[t]
+        i, f, g, o = tf.split(block, 4, axis=1)
+        tc = tf.tanh(cs[t])
+        if masked:  # a masked step changed nothing: its gradient passes straight through
+            m_t = tf.cast(m[t], dh.dtype)
+            dh_new, dc_new = dh * m_t, dc * m_t
+        else:
+            dh_new, dc_new = dh, dc
+        dc_new = dc_new + dh_new * o * (1.0 - tc * tc)
+        d_block = tf.concat([dc_new * g, dc_new * c_prev[t], dc_new * i, dh_new * tc], axis=1)
+        dz = d_block * (alpha + block * (beta - block))  # through the gate nonlinearities
+        dh_prev, dc_prev = tf.matmul(dz, u_t), dc_new * f
+        if masked:
+            dh_prev, dc_prev = dh_prev + dh * (1.0 - m_t), dc_prev + dc * (1.0 - m_t)
+        return t - 1, dh_prev, dc_prev, dzs.write(t, dz)
+
+    _, dh0, dc0, dzs = tf.while_loop(lambda t, *_: t >= 0, step,
+                                     (steps - 1, tf.zeros_like(h0), d_c_last, tf.TensorArray(gates.dtype, size=steps)),
+                                     maximum_iterations=steps)
+    dzs = dzs.stack()
+    h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
+    du = tf.matmul(tf.reshape(h_prev, [-1, units]), tf.reshape(dzs, [-1, 4 * units]), transpose_a=True)
+    return dzs, du, dh0, dc0
+
+
+# The loops are compiled with XLA (one fused kernel per step, no per-op dispatch) once the layer is
+# large enough for that to pay back its compile time (about a second per new input shape).
+XLA_MIN_UNITS = 32
+_COMPILED = {}
+
+
+# XLA compiles a loop once per input shape. Padded batches (classify, translate) are trimmed to their
+# longest text, so their length varies from batch to batch; masked inputs are therefore padded further,
+# with masked steps (which change nothing), to a multiple of TIME_BUCKET steps: a few shapes, a few
+# compiles.
+TIME_BUCKET = 8
+
+
+def _loop(fn, units: int):
+    if units < XLA_MIN_UNITS:
+        return fn
+    if fn not in _COMPILED:
+        _COMPILED[fn] = tf.function(fn, jit_compile=True)
+    return _COMPILED[fn]
+
+
+def _bucketed(zx, m, units):
+    """(zx, m) with masked steps appended up to a multiple of TIME_BUCKET, when that saves compiles."""
+    if m is None or units < XLA_MIN_UNITS:
+        return zx, m
+    extra = -tf.shape(zx)[0] % TIME_BUCKET
+    return tf.pad(zx, [[0, extra], [0, 0], [0, 0]]), tf.pad(m, [[0, extra], [0, 0], [0, 0]])
+
+
+def lstm_recurrence(zx, u, h0, c0, m):
+    """(states (T, B, H), last cell state) from the projected inputs Z_x (T, B, 4H), with the
+    hand-written gradient. Gate order i, f, c, o as in Keras. ``m``: (T, B, 1) bool or None."""
+    masked, units, steps = m is not None, u.shape[0], tf.shape(zx)[0]
+    zx, m = _bucketed(zx, m, units)
+    m = m if masked else tf.zeros((), tf.bool)
+
+    @tf.custom_gradient
+    def recurrence(zx, u, h0, c0):
+        # stop_gradient: the tape must not differentiate the loop itself (that is what grad is for)
+        hs, cs, gates, c_last = _loop(_lstm_forward, units)(*map(tf.stop_gradient, (zx, u, h0, c0)), m, masked)
+
+        def grad(d_hs, d_c_last):
+            d_c_last = tf.zeros_like(c0) if d_c_last is None else d_c_last
+            return _loop(_lstm_backward, units)(d_hs, d_c_last, u, h0, c0, hs, cs, gates, m, masked)
+
+        return (hs, c_last), grad
+
+    hs, c_last = recurrence(zx, u, h0, c0)
+    return hs[:steps], c_last
+
+
+def _gru_forward(zx, u, b_rec, h0, m, masked):
+    steps = tf.shape(zx)[0]
+
+    def step(t, h, hs, saved):
+        h_new, kept = gru_step(zx[t], h, u, b_rec)
+        if masked:
+            h_new = tf.where(m[t], h_new, h)
+        return t + 1, h_new, hs.write(t, h_new), saved.write(t, kept)
+
+    ta = lambda: tf.TensorArray(zx.dtype, size=steps)  # noqa: E731
+    _, _, hs, saved = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, ta(), ta()), maximum_iterations=steps)
+    return hs.stack(), saved.stack()
+
+
+def _gru_backward(d_hs, u, h0, hs, saved, m, masked):
+    """Returns (dZ_x, dU, d recurrent bias, dh0)."""
+    steps, units = tf.shape(saved)[0], tf.shape(u)[0]
+    h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
+    u_t = tf.transpose(u)
+
+    def step(t, dh, dxs, dinners):
+        dh = dh + d_hs[t]
+        z, r, hh, rh = tf.split(saved[t], 4, axis=1)
+        dh_new = dh * tf.cast(m[t], dh.dtype) if masked else dh
+        da_h = dh_new * (1.0 - z) * (1.0 - hh * hh)
+        da_z = dh_new * (h_prev[t] - hh) * z * (1.0 - z)
+        da_r = da_h * rh * r * (1.0 - r)
+        d_inner = tf.concat([da_z, da_r, da_h * r], axis=1)
+        dh_prev = tf.matmul(d_inner, u_t) + dh_new * z
+        if masked:
+            dh_prev = dh_prev + dh * (1.0 - tf.cast(m[t], dh.dtype))
+        return t - 1, dh_prev, dxs.write(t, tf.concat([da_z, da_r, da_h], axis=1)), dinners.write(t, d_inner)
+
+    ta = lambda: tf.TensorArray(saved.dtype, size=steps)  # noqa: E731
+    _, dh0, dxs, dinners = tf.while_loop(lambda t, *_: t >= 0, step, (steps - 1, tf.zeros_like(h0), ta(), ta()),
+                                        maximum_iterations=steps)
+    dinners = tf.reshape(dinners.stack(), [-1, 3 * units])
+    du = tf.matmul(tf.reshape(h_prev, [-1, units]), dinners, transpose_a=True)
+    return dxs.stack(), du, tf.reduce_sum(dinners, axis=0), dh0
+
+
+def gru_recurrence(zx, u, b_rec, h0, m):
+    """States (T, B, H) from the projected inputs Z_x (T, B, 3H) (``reset_after=True``), with the
+    hand-written gradient. Gate order z, r, h as in Keras: z = s(x_z + h U_z + b_z),
+    r = s(x_r + h U_r + b_r), hh = tanh(x_h + r (h U_h + b_h)), h' = z h + (1 - z) hh."""
+    masked, units, steps = m is not None, u.shape[0], tf.shape(zx)[0]
+    zx, m = _bucketed(zx, m, units)
+    m = m if masked else tf.zeros((), tf.bool)
+
+    @tf.custom_gradient
+    def recurrence(zx, u, b_rec, h0):
+        hs, saved = _loop(_gru_forward, units)(*map(tf.stop_gradient, (zx, u, b_rec, h0)), m, masked)
+
+        def grad(d_hs):
+            return _loop(_gru_backward, units)(d_hs, u, h0, hs, saved, m, masked)
+
+        return hs, grad
+
+    return recurrence(zx, u, b_rec, h0)[:steps]
