@@ -118,8 +118,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         if loss is None or not math.isfinite(loss) or (val_loss is not None and not math.isfinite(val_loss)):
             self.stopped_on_nan = True
             self.model.stop_training = True
-            print(f"epoch {number}: the loss is not finite; stopping without saving this epoch "
-                  f"(lower --learning-rate or --clipnorm, then --resume)", file=self.stream, flush=True)
+            print(f"epoch {number}: the loss is not finite; stopping without saving this epoch",
+                  file=self.stream, flush=True)
             return
         save_weights_atomic(self.model, self.run.checkpoint(number))
         improved = val_loss is not None and (self.best_val_loss is None or val_loss < self.best_val_loss)

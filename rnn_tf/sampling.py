@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from rnn_tf.config import check_temperatures
 from rnn_tf.errors import UserError
 from rnn_tf.models.language_model import LanguageModel
 from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
@@ -127,11 +128,7 @@ class Sampler:
 
 
 def check_sampling_options(temperatures, length, num_samples, top_k, top_p) -> None:
-    if not temperatures:
-        raise UserError("no temperature given: pass --temperature with one or more values above 0")
-    for t in temperatures:
-        if not t > 0 or not np.isfinite(t):
-            raise UserError(f"temperature {t} is not above 0: use e.g. --temperature 0.5 1.0")
+    check_temperatures(temperatures)
     if length < 1:
         raise UserError(f"length {length} is too short: use --length 1 or more")
     if num_samples < 1:

@@ -16,12 +16,12 @@ import warnings
 import numpy as np
 
 from rnn_tf.errors import UserError
+from rnn_tf.names import LEVELS
 
 PAD = "<pad>"
 UNK = "<unk>"
 PAD_ID = 0
 UNK_ID = 1
-LEVELS = ("char", "word")
 
 _WORD_RE = re.compile(r"\w+(?:'\w+)*|[^\w\s]|\n")
 _NO_SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}'\n])")

@@ -110,3 +110,23 @@ def test_every_command_in_the_readme_parses():
             parser.parse_args(shlex.split(command))
         except SystemExit:
             pytest.fail(f"README command does not parse: rnn-tf {command}")
+
+
+@pytest.mark.parametrize("task", ["classify", "translate"])
+def test_every_task_follows_one_divergence_policy(task, tmp_path, capsys):
+    """A loss that stops being finite: training stops, the bad epoch is not saved, the command says so
+    in one line and exits with code 1 (as textgen does), and no test scores are written."""
+    from conftest import write_csv, write_pairs
+
+    if task == "classify":
+        data = ["--data", str(write_csv(tmp_path / "reviews.csv")), "--cell", "irnn", "--units", "4"]
+    else:
+        data = ["--pairs", str(write_pairs(tmp_path / "pairs.txt")), "--units", "8"]
+    run_dir = tmp_path / "run"
+    code = exit_code([task, "train", *data, "--run-dir", str(run_dir), "--learning-rate", "1e30",
+                      "--clipnorm", "0", "--epochs", "3", "--embedding-dim", "4", "--batch-size", "8",
+                      "--seed", "3", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "training diverged" in err and len(err.splitlines()) == 1, err
+    assert not (run_dir / "checkpoints" / "epoch-001.weights.h5").exists()
+    assert not (run_dir / "metrics.json").exists()
