@@ -12,13 +12,16 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import shutil
 import sys
 import time
 
 import keras
 
+from rnn_tf.integrity import committed_files
 from rnn_tf.runs import RunDir
 from rnn_tf.sampling import Sampler
 
@@ -97,13 +100,16 @@ class RunCheckpoint(keras.callbacks.Callback):
     ``patience`` N > 0, stop after N committed epochs in a row without a lower validation loss."""
 
     def __init__(self, run: RunDir, best_val_loss: float | None = None, best_epoch: int | None = None,
-                 stream=None, columns=logged_columns, patience: int = 0):
+                 stream=None, columns=logged_columns, patience: int = 0, max_loss: float | None = None,
+                 resumable: tuple[str, ...] = ()):
         super().__init__()
         self.run = run
         self.columns = columns
         self.best_val_loss = best_val_loss
         self.best_epoch = best_epoch
         self.patience = patience
+        self.max_loss = max_loss  # a training loss above this counts as divergence too
+        self.resumable = resumable  # the config settings a resume may change (left out of its fingerprint)
         self.stream = stream or sys.stdout
         self.stopped_on_nan = False
         self._started = time.perf_counter()
@@ -116,10 +122,15 @@ class RunCheckpoint(keras.callbacks.Callback):
         number = epoch + 1  # Keras counts from 0; files and history count from 1
         loss, val_loss = logs.get("loss"), logs.get("val_loss")
         if loss is None or not math.isfinite(loss) or (val_loss is not None and not math.isfinite(val_loss)):
+            why = "the loss is not finite"
+        elif self.max_loss is not None and loss > self.max_loss:
+            why = f"the loss {loss:.4g} is far above an untrained model's (limit {self.max_loss:.4g})"
+        else:
+            why = None
+        if why:
             self.stopped_on_nan = True
             self.model.stop_training = True
-            print(f"epoch {number}: the loss is not finite; stopping without saving this epoch",
-                  file=self.stream, flush=True)
+            print(f"epoch {number}: {why}; stopping without saving this epoch", file=self.stream, flush=True)
             return
         save_weights_atomic(self.model, self.run.checkpoint(number))
         improved = val_loss is not None and (self.best_val_loss is None or val_loss < self.best_val_loss)
@@ -135,10 +146,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             "seconds": f"{time.perf_counter() - self._started:.1f}",
         }
         self.run.append_history(row)
-        self.run.write_json(self.run.state, {
+        self.run.write_json(self.run.state, {  # the commit point
             "epoch": number, "step": row["step"],
             "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
             "rng_states": rng_states(self.model),
+            "files": committed_files(self.run, self.run.read_state(), number, self.resumable),
         })
         summary = f"epoch {number}: " + ", ".join(
             f"{k} {v:.4f}" for k, v in columns.items() if v is not None
@@ -169,10 +181,28 @@ def rng_states(model: keras.Model) -> list:
 
 
 def save_weights_atomic(model: keras.Model, path: str) -> None:
-    """``model.save_weights`` to a temporary name, then rename: a crash never leaves half a file."""
-    tmp = path[: -len(".weights.h5")] + ".partial.weights.h5"
-    model.save_weights(tmp)
-    os.replace(tmp, path)
+    """``model.save_weights`` to a temporary name of this process, then rename: a crash never leaves
+    half a file, and a failed save (a full disk) removes its partial file."""
+    tmp = path[: -len(".weights.h5")] + f".partial-{os.getpid()}.weights.h5"
+    check_free_space(model, os.path.dirname(path))
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def check_free_space(model: keras.Model, folder: str) -> None:
+    """Refuse to start a save that cannot fit: HDF5 writing into a full disk can crash the process
+    (a segmentation fault) instead of raising an error."""
+    variables = list(model.weights) + list(getattr(model.optimizer, "variables", []) or [])
+    needed = sum(math.prod(v.shape) * 4 for v in variables) + (1 << 20)  # float32, plus HDF5's own
+    free = shutil.disk_usage(folder or ".").free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"No space left on device: saving the weights needs about "
+                                    f"{needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB are free", folder)
 
 
 def _fmt(value: float | None) -> str:

@@ -22,7 +22,8 @@ from rnn_tf.datasets import classification_dataset, pad_sequences
 from rnn_tf.errors import UserError
 from rnn_tf.metrics import classification_report, format_report, save_confusion_png
 from rnn_tf.models.classifier import build_classifier
-from rnn_tf.fitting import Adam, TrainResult, begin_run, fit_run, load_weights, open_run
+from rnn_tf.fitting import Adam, TrainResult, begin_run, fit_run, load_weights, open_for_reading, open_run
+from rnn_tf.locks import locked_run
 from rnn_tf.runs import RunDir
 from rnn_tf.tasks.classify import TASK, ClassifyConfig
 from rnn_tf.vocab import Vocabulary
@@ -103,22 +104,23 @@ def build_model(cfg: ClassifyConfig, vocab_size: int, x_train: np.ndarray | None
     return model
 
 
+@locked_run
 def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, overwrite: bool = False,
           verbose: int = 1, stream=None) -> TrainResult:
     """Train (or resume) a classifier run; with ``folds``, one run per fold below ``run_dir``. The
     result's ``report`` holds the test metrics (for k folds: ``{"folds": [...], "accuracy_mean": ...}``)."""
     stream = stream or sys.stdout
     run = RunDir(run_dir)
-    if resume and ClassifyConfig.from_dict(run.read_config()).folds:
+    if resume and run.load_config(ClassifyConfig).folds:
         # each fold keeps its own epoch count, checked fold by fold below
-        cfg, state, done = ClassifyConfig.from_dict(run.read_config()).resumed_with(settings), {}, 0
+        cfg, state, done = run.load_config(ClassifyConfig).resumed_with(settings), {}, 0
     else:
         cfg, state, done = open_run(run, ClassifyConfig, settings, resume, overwrite)
     data = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
     if resume:
         run.write_json(run.config, cfg.to_dict())  # the new --epochs
-        splits = [run.read_json(run.fold(k).split) for k in range(1, cfg.folds + 1)] if cfg.folds \
-            else [run.read_json(run.split)]
+        splits = [run.read_split(run.fold(k).split) for k in range(1, cfg.folds + 1)] if cfg.folds \
+            else [run.read_split()]
     else:
         cfg.labels = sorted({ex.label for ex in data.examples})
         splits = make_splits(data, cfg)
@@ -177,7 +179,7 @@ def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict
                done: int, resume: bool, verbose: int, stream) -> TrainResult:
     train_part, val, test = split_examples(data, split)
     vocab, (x_train, y_train), (x_val, y_val) = encode_split(cfg, train_part, val,
-                                                             Vocabulary.load(run.vocab) if resume else None)
+                                                             run.load_vocab() if resume else None)
     keras.utils.set_random_seed(cfg.seed)
     model = build_model(cfg, len(vocab), x_train)
 
@@ -197,7 +199,7 @@ def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict
           f"test examples, {len(cfg.labels)} classes, vocabulary {len(vocab)}, epochs {done + 1}..{cfg.epochs}, "
           f"run folder '{run.path}'", file=stream, flush=True)
     result = fit_run(run, cfg, model, state, done, train_ds, steps=steps, validation_data=val_ds,
-                     verbose=verbose, stream=stream)
+                     outputs=len(cfg.labels), verbose=verbose, stream=stream)
     if not result.stopped_on_nan:
         result.report = score(model, vocab, cfg, test, f"the test split of {cfg.data}")
         write_report(run, result.report, cfg.labels, stream)
@@ -227,12 +229,13 @@ def write_report(run: RunDir, report: dict, labels: list[str], stream=None) -> N
 
 def load_classifier_run(run_dir: str, weights: str = "best") -> tuple[ClassifyConfig, Vocabulary, keras.Model]:
     run = RunDir(run_dir)
-    cfg = ClassifyConfig.from_dict(run.read_config())
-    if cfg.folds:
-        raise UserError(f"'{run_dir}' is a {cfg.folds}-fold run: give one fold's folder, e.g. {run_dir}/fold-1")
-    vocab = Vocabulary.load(run.vocab)
+    folds = run.load_config(ClassifyConfig).folds
+    if folds:
+        raise UserError(f"'{run_dir}' is a {folds}-fold run: give one fold's folder, e.g. {run_dir}/fold-1")
+    cfg, path = open_for_reading(run, ClassifyConfig, weights)
+    vocab = run.load_vocab()
     model = make_classifier(cfg, len(vocab))
-    load_weights(model, run.weights(weights))
+    load_weights(model, path)
     return cfg, vocab, model
 
 
@@ -240,13 +243,13 @@ def evaluate_classifier(run_dir: str, weights: str = "best", data: str | None = 
     """Scores on the run's own test split, or on ``data`` (its test part if it has one, else all of it).
     For a k-fold run without ``data``: the saved cross-validation summary."""
     run = RunDir(run_dir)
-    cfg = ClassifyConfig.from_dict(run.read_config())
+    cfg = run.load_config(ClassifyConfig)
     if cfg.folds and data is None:
         return run.read_json(run.folds)
     cfg, vocab, model = load_classifier_run(run_dir, weights)
     if data is None:
         loaded = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
-        _, _, examples = split_examples(loaded, run.read_json(run.split))
+        _, _, examples = split_examples(loaded, run.read_split())
         source = f"the test split of {cfg.data}"
     else:
         loaded = load_labelled(data, cfg.text_column, cfg.label_column)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 
 from rnn_tf import __version__
@@ -73,18 +75,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what batch schedulers and Kubernetes send before they kill), raised in the main thread
+    and handled like Ctrl-C: whatever runs stops, and everything committed stays."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     warnings.showwarning = _show_warning
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return args.handler(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only or vanished folder, a permission
+        where = f" ('{exc.filename}')" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; completed epochs are saved: fix that, then --resume",
+              file=sys.stderr)
+        return 2
+    except Terminated:
+        print("terminated (SIGTERM); completed epochs are saved: continue with --resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted; completed epochs are saved: continue with --resume", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass
 
 from rnn_tf import names
@@ -33,6 +35,34 @@ def check_temperatures(temperatures) -> None:
     for t in temperatures:
         if not (t > 0 and math.isfinite(t)):
             raise UserError(f"temperature {t} is not above 0: use e.g. --temperature 0.5 1.0")
+
+
+def _has_type(value, hint) -> bool:
+    """``isinstance`` for the annotations configs use: int, float (an int will do), str, bool,
+    ``X | None`` and ``list[X]``. A bool is not an int here, though Python says it is."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_has_type(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_has_type(v, item) for v in value)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint) -> str:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) is list:
+        item = typing.get_args(hint)[0]
+        return "a list of " + {int: "integers", float: "numbers", str: "strings"}.get(item, str(item))
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(hint, str(hint))
 
 
 @dataclass
@@ -60,19 +90,27 @@ class RunConfig:
     TASK = ""
     CELLS = names.CELLS  # the cells this task's factory accepts
     # what --resume may change (the implementation computes the same model, so it may change too)
-    RESUMABLE: tuple[str, ...] = ("epochs", "patience", "rnn_implementation")
+    RESUMABLE: typing.ClassVar[tuple[str, ...]] = ("epochs", "patience", "rnn_implementation")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict):
+        """A config from its JSON form, every value of the type its field declares (a config.json
+        edited by hand or damaged fails here, named, not later in arithmetic)."""
+        if not isinstance(data, dict):
+            raise UserError(f"config is a JSON {type(data).__name__}, not an object of settings")
         names_ = {f.name for f in dataclasses.fields(cls)}
         if data.get("task", cls.TASK) != cls.TASK:
             raise UserError(f"this run folder holds a '{data['task']}' run, not a {cls.TASK} run")
         unknown = sorted(set(data) - names_)
         if unknown:
             raise UserError(f"config has unknown settings {unknown}: it was written by another tool or version")
+        hints = typing.get_type_hints(cls)
+        for name, value in data.items():
+            if not _has_type(value, hints[name]):
+                raise UserError(f"setting '{name}' is {value!r}, not {_type_name(hints[name])}")
         return cls(**data)
 
     def validate(self):

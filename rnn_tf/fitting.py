@@ -18,6 +18,8 @@ epoch stays the run's latest, and the result says so (``diverged``); the CLI the
 
 from __future__ import annotations
 
+import math
+import os
 import secrets
 import sys
 import warnings
@@ -28,7 +30,11 @@ import keras
 from rnn_tf.callbacks import RunCheckpoint, logged_columns, out_of_patience, rng_variables
 from rnn_tf.config import RunConfig
 from rnn_tf.errors import UserError
-from rnn_tf.runs import RunDir
+from rnn_tf.integrity import verify
+from rnn_tf.runs import RunDir, copy_atomic
+
+
+DIVERGED_FACTOR = 10.0  # a training loss this many times an untrained model's has diverged
 
 
 class DenseGradients:
@@ -87,7 +93,7 @@ def open_run(run: RunDir, config_cls, settings: dict | None, resume: bool, overw
         if cfg.seed is None:
             cfg.seed = secrets.randbelow(2**31)
         return cfg, {"best_val_loss": None, "best_epoch": None}, 0
-    cfg = config_cls.from_dict(run.read_config()).resumed_with(settings)
+    cfg = run.load_config(config_cls).resumed_with(settings)
     state = run.read_state()
     return cfg, state, check_resumable(run, cfg, state)
 
@@ -118,7 +124,8 @@ def begin_run(run: RunDir, cfg: RunConfig, model: keras.Model, done: int, resume
     New run: the first step that deletes or writes (every input has been checked by now): clear the
     folder, write config.json, then ``save_files()`` (the task's vocabularies, split, ...)."""
     if resume:
-        restore_checkpoint(run, model, done, stream)
+        run.remove_partials()
+        restore_checkpoint(run, model, done, stream, cfg.RESUMABLE)
         run.write_json(run.config, cfg.to_dict())
         return
     run.prepare_new(overwrite)
@@ -129,13 +136,20 @@ def begin_run(run: RunDir, cfg: RunConfig, model: keras.Model, done: int, resume
 
 def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: int, train_ds, *,
             steps: int, validation_data=None, validation_steps: int | None = None, callbacks=(),
-            columns=logged_columns, verbose: int = 1, stream=None, load_best: bool = True) -> TrainResult:
+            columns=logged_columns, outputs: int | None = None, verbose: int = 1, stream=None,
+            load_best: bool = True) -> TrainResult:
     """Train epochs ``done + 1 .. cfg.epochs`` with a checkpoint after every epoch (``callbacks`` run
     before it: samples, ...), then load the best epoch's weights into ``model`` (unless training
-    diverged: then the model is left as it is and the result says ``stopped_on_nan``)."""
+    diverged: then the model is left as it is and the result says ``stopped_on_nan``).
+
+    ``outputs``: the number of classes the model predicts among (vocabulary, labels). An untrained
+    model's cross-entropy is about ln(outputs); a training loss above ``DIVERGED_FACTOR`` times that
+    has diverged as surely as a NaN (weights blown up to 1e30 give finite but meaningless losses)."""
     stream = stream or sys.stdout
+    max_loss = DIVERGED_FACTOR * math.log(max(outputs, 2)) if outputs else None
     checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
-                               columns=columns, patience=cfg.patience)
+                               columns=columns, patience=cfg.patience, max_loss=max_loss,
+                               resumable=cfg.RESUMABLE)
     if done < cfg.epochs:
         model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
                   validation_data=validation_data, validation_steps=validation_steps,
@@ -148,16 +162,32 @@ def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: 
                        checkpoint.stopped_on_nan, run.read_history())
 
 
-def restore_checkpoint(run: RunDir, model: keras.Model, epoch: int, stream=None) -> None:
-    """Load weights *and optimizer state* of ``epoch`` and drop any history written after it."""
+def open_for_reading(run: RunDir, config_cls, weights: str = "best"):
+    """(config, weights path) of a run about to be used (sampled, scored, translated), after checking
+    its files against its last commit. Takes no lock: it reads only what a commit has finished."""
+    cfg = run.load_config(config_cls)
+    path = run.weights(weights)
+    verify(run, cfg.RESUMABLE, path)
+    return cfg, path
+
+
+def restore_checkpoint(run: RunDir, model: keras.Model, epoch: int, stream=None, resumable=()) -> None:
+    """Load weights *and optimizer state* of ``epoch`` (after checking the run's files against its last
+    commit) and drop whatever was written after that commit: history rows, samples, and a best
+    weights file that an uncommitted epoch may have replaced."""
+    verify(run, resumable, run.checkpoint(epoch))
     model.optimizer.build(model.trainable_variables)  # without this the optimizer state is not loaded
     load_weights(model, run.checkpoint(epoch))
+    best = run.read_state().get("best_epoch")
+    if best and os.path.isfile(run.checkpoint(best)):
+        copy_atomic(run.checkpoint(best), run.best_weights)
     saved_rng = run.read_state().get("rng_states") or []
     generators = rng_variables(model)
     if len(saved_rng) == len(generators):  # dropout's generators continue where they stopped
         for variable, value in zip(generators, saved_rng):
             variable.assign(value)
     run.truncate_history(epoch)
+    run.truncate_samples(epoch)
     print(f"resuming '{run.path}' after epoch {epoch} (optimizer step "
           f"{int(model.optimizer.iterations.numpy())})", file=stream or sys.stdout)
 

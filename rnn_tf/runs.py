@@ -22,12 +22,16 @@ it names is complete.
 from __future__ import annotations
 
 import csv
+import glob
 import json
+import math
 import os
+import re
 import shutil
 from dataclasses import dataclass
 
 from rnn_tf.errors import UserError
+from rnn_tf.locks import LOCK_FILE
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class RunDir:
         then refuses a folder that is not an rnn_tf run (no ``config.json``). Deletes nothing."""
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise UserError(f"run folder '{self.path}' is a file: choose another --run-dir")
-        if os.path.isdir(self.path) and os.listdir(self.path):
+        if os.path.isdir(self.path) and self._contents():
             if not overwrite:
                 raise UserError(
                     f"run folder '{self.path}' is not empty: pass --resume to continue it, "
@@ -118,9 +122,14 @@ class RunDir:
         """``check_new``, then clear an old run (with ``overwrite``) and create the folders.
         Call it only after every input has been checked: it is the first step that deletes."""
         self.check_new(overwrite)
-        if os.path.isdir(self.path) and os.listdir(self.path):
-            shutil.rmtree(self.path)
+        for name in self._contents() if os.path.isdir(self.path) else []:  # the lock file stays
+            path = os.path.join(self.path, name)
+            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
         os.makedirs(self.checkpoints, exist_ok=True)
+
+    def _contents(self) -> list[str]:
+        """The folder's entries, except the lock file of whoever is writing it."""
+        return [name for name in os.listdir(self.path) if name != LOCK_FILE]
 
     def require(self) -> None:
         if not self.exists():
@@ -132,36 +141,83 @@ class RunDir:
     def write_json(self, path: str, data: dict) -> None:
         write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
-    def read_json(self, path: str) -> dict:
+    # Every run file is read here, and checked here: a defect is one line naming the file and what to
+    # do (a UserError: exit code 2), never a traceback from deep inside training.
+    def read_json(self, path: str):
         try:
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
         except FileNotFoundError:
-            raise UserError(f"run folder '{self.path}' has no {os.path.basename(path)}: it is incomplete") from None
+            raise UserError(f"run folder '{self.path}' has no {os.path.relpath(path, self.path)}: it is incomplete; "
+                            "restore the file, or start the run again with --overwrite") from None
         except json.JSONDecodeError as exc:
-            raise UserError(f"'{path}' is not valid JSON (line {exc.lineno}): restore or remove it") from None
+            raise UserError(damaged(path, f"not valid JSON, line {exc.lineno}")) from None
+        except UnicodeDecodeError as exc:
+            raise UserError(damaged(path, f"not UTF-8 text, byte {exc.start}")) from None
+        except OSError as exc:
+            raise UserError(f"cannot read '{path}': {exc.strerror}") from None
 
     def read_config(self) -> dict:
         self.require()
         return self.read_json(self.config)
 
+    def load_config(self, config_cls):
+        """The run's config as ``config_cls``, with every setting's type and value checked."""
+        data = self.read_config()
+        if isinstance(data, dict) and data.get("task", config_cls.TASK) != config_cls.TASK:
+            raise UserError(f"'{self.path}' holds a '{data['task']}' run, not a {config_cls.TASK} run")
+        try:
+            return config_cls.from_dict(data).validate()
+        except UserError as exc:
+            raise UserError(damaged(self.config, str(exc))) from None
+
+    def load_vocab(self, path: str | None = None):
+        """A vocabulary file of the run (``vocab.json`` unless ``path`` names another), checked:
+        ``<pad>`` and ``<unk>`` first, unique tokens, single characters in a character vocabulary."""
+        from rnn_tf.vocab import Vocabulary
+
+        path = path or self.vocab
+        data = self.read_json(path)
+        try:
+            return Vocabulary.from_dict(data)
+        except (ValueError, KeyError, TypeError, UserError) as exc:
+            raise UserError(damaged(path, str(exc).strip("'\""))) from None
+
+    def read_split(self, path: str | None = None) -> dict:
+        """``split.json``: lists of example indices for train, val and test."""
+        path = path or self.split
+        split = self.read_json(path)
+        for part in ("train", "val", "test"):
+            ids = split.get(part) if isinstance(split, dict) else None
+            if not isinstance(ids, list) or not all(_is_count(i) for i in ids):
+                raise UserError(damaged(path, f"'{part}' is not a list of example numbers"))
+        return split
+
     def read_state(self) -> dict:
         """``{"epoch": last completed epoch, "best_epoch": ..., "best_val_loss": ...}`` (epoch 0 if none)."""
         if not os.path.isfile(self.state):
             return {"epoch": 0, "best_epoch": None, "best_val_loss": None}
-        return self.read_json(self.state)
+        state = self.read_json(self.state)
+        problem = _state_problem(state)
+        if problem:
+            raise UserError(damaged(self.state, problem))
+        return state
 
     # -- weights ----------------------------------------------------------------------------------
     def weights(self, which: str = "best") -> str:
-        """The weights file for ``best``, ``last`` or a path; ``best`` falls back to ``last`` when the
-        run had no validation data."""
+        """The weights file for ``best``, ``last`` or a path. ``best`` is the committed best epoch's
+        checkpoint (``best.weights.h5`` holds the same weights, but an epoch interrupted before its
+        commit may have replaced it); it falls back to ``last`` when the run had no validation data."""
         if which not in ("best", "last"):
             if not os.path.isfile(which):
                 raise UserError(f"weights file '{which}' not found: use best, last or a .weights.h5 path")
             return which
+        state = self.read_state()
+        if which == "best" and state.get("best_epoch") and os.path.isfile(self.checkpoint(state["best_epoch"])):
+            return self.checkpoint(state["best_epoch"])
         if which == "best" and os.path.isfile(self.best_weights):
             return self.best_weights
-        epoch = self.read_state()["epoch"]
+        epoch = state["epoch"]
         if not epoch or not os.path.isfile(self.checkpoint(epoch)):
             raise UserError(f"run folder '{self.path}' has no saved weights yet: train at least one epoch")
         return self.checkpoint(epoch)
@@ -184,6 +240,31 @@ class RunDir:
         fields = list(rows[0].keys())
         write_atomic(self.history, _csv_text(fields, rows))
 
+    def truncate_samples(self, epoch: int) -> None:
+        """Keep the samples of epochs 1..``epoch``: an epoch sampled but killed before its commit leaves
+        its block behind, and the resumed run writes that epoch's samples again."""
+        if not os.path.isfile(self.samples):
+            return
+        with open(self.samples, encoding="utf-8") as f:
+            text = f.read()
+        for match in _SAMPLE_HEADER.finditer(text):
+            if int(match.group(1)) > epoch:
+                cut = match.start()
+                if cut and text[cut - 1] == "\n" and (cut == 1 or text[cut - 2] == "\n"):
+                    cut -= 1  # the block's own leading blank line (text generation's blocks have one)
+                write_atomic(self.samples, text[:cut])
+                return
+
+    def remove_partials(self) -> list[str]:
+        """Delete what an interrupted writer left behind (``*.partial-PID.weights.h5``, ``*.PID.tmp``);
+        only a writer holding the run's lock may call it. Returns the paths removed."""
+        removed = []
+        for pattern in ("*.partial*.weights.h5", "*.tmp"):
+            for path in glob.glob(os.path.join(glob.escape(self.path), "**", pattern), recursive=True):
+                os.remove(path)
+                removed.append(path)
+        return removed
+
     def append_history(self, row: dict) -> None:
         new = not os.path.isfile(self.history)
         with open(self.history, "a", newline="", encoding="utf-8") as f:
@@ -193,8 +274,47 @@ class RunDir:
             writer.writerow(row)
 
 
+_SAMPLE_HEADER = re.compile(r"^-{5} (?:samples|translations) after epoch (\d+)\b", re.M)
+
+
+def damaged(path: str, why: str) -> str:
+    return f"'{path}' is damaged ({why}): restore it from a copy, or start the run again with --overwrite"
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _state_problem(state) -> str | None:
+    """What is wrong with a parsed ``state.json``, or None."""
+    if not isinstance(state, dict):
+        return f"a JSON {type(state).__name__}, not an object"
+    epoch, best, loss = state.get("epoch"), state.get("best_epoch"), state.get("best_val_loss")
+    if not _is_count(epoch):
+        return f"'epoch' is {epoch!r}, not a number of epochs"
+    if best is not None and not (_is_count(best) and 1 <= best <= epoch):
+        return f"'best_epoch' is {best!r}, not an epoch from 1 to {epoch}"
+    if loss is not None and not (isinstance(loss, (int, float)) and not isinstance(loss, bool) and math.isfinite(loss)):
+        return f"'best_val_loss' is {loss!r}, not a finite number"
+    if (best is None) != (loss is None):
+        return "'best_epoch' and 'best_val_loss' must both be set or both be null"
+    if "step" in state and not _is_count(state["step"]):
+        return f"'step' is {state['step']!r}, not a number of steps"
+    if not isinstance(state.get("rng_states", []), list):
+        return "'rng_states' is not a list"
+    return None
+
+
+def copy_atomic(source: str, path: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, path)
+
+
 def write_atomic(path: str, text: str) -> None:
-    tmp = path + ".tmp"
+    """Write ``text`` to a temporary name of this process, then rename it into place: a crash never
+    leaves half a file, and two processes never write the same temporary file."""
+    tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)

@@ -22,7 +22,8 @@ from rnn_tf.callbacks import SampleText, bits, language_model_columns, perplexit
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
 from rnn_tf.datasets import evaluation_dataset, language_model_dataset, lm_windows
 from rnn_tf.errors import UserError
-from rnn_tf.fitting import RMSprop, TrainResult, begin_run, fit_run, load_weights, open_run
+from rnn_tf.fitting import RMSprop, TrainResult, begin_run, fit_run, load_weights, open_for_reading, open_run
+from rnn_tf.locks import locked_run
 from rnn_tf.models.fast_rnn import whole_step_jit
 from rnn_tf.models.language_model import LanguageModel, build_language_model
 from rnn_tf.runs import RunDir
@@ -99,6 +100,7 @@ def steps_for(cfg: TextgenConfig, n_train_ids: int) -> int:
     return n_windows // cfg.batch_size
 
 
+@locked_run
 def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, overwrite: bool = False,
           verbose: int = 1, stream=None) -> TrainResult:
     """Train a new run in ``run_dir`` (``settings`` are TextgenConfig fields), or ``resume`` one.
@@ -109,7 +111,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     run = RunDir(run_dir)
     cfg, state, done = open_run(run, TextgenConfig, settings, resume, overwrite)
     if resume:
-        data = prepare_textgen_data(cfg, Vocabulary.load(run.vocab))
+        data = prepare_textgen_data(cfg, run.load_vocab())
     else:
         data = prepare_textgen_data(cfg)
         if cfg.prime is None:
@@ -138,7 +140,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     samples = SampleText(Sampler(lm, data.vocab), run, cfg.prime, cfg.sample_length, cfg.temperatures, cfg.seed,
                          stream=stream)
     return fit_run(run, cfg, lm.training, state, done, train_ds, steps=steps, validation_data=val_ds,
-                   validation_steps=cfg.val_steps, callbacks=[samples], columns=language_model_columns,
+                   validation_steps=cfg.val_steps, callbacks=[samples], columns=language_model_columns, outputs=len(data.vocab),
                    verbose=verbose, stream=stream, load_best=False)
 
 
@@ -148,9 +150,8 @@ train_textgen = train  # the name the Python API has always had
 def load_textgen_run(run_dir: str, weights: str = "best") -> tuple[TextgenConfig, Vocabulary, LanguageModel]:
     """Everything needed to sample from or evaluate a run, from the run folder alone."""
     run = RunDir(run_dir)
-    cfg = TextgenConfig.from_dict(run.read_config())
-    vocab = Vocabulary.load(run.vocab)
-    path = run.weights(weights)
+    cfg, path = open_for_reading(run, TextgenConfig, weights)
+    vocab = run.load_vocab()
     lm = make_language_model(cfg, len(vocab))
     load_weights(lm.training, path)
     return cfg, vocab, lm

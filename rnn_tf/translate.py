@@ -25,7 +25,8 @@ from rnn_tf.labelled import stratified_split
 from rnn_tf.datasets import index_stream, pad_sequences
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
 from rnn_tf.errors import UserError
-from rnn_tf.fitting import Adam, TrainResult, begin_run, fit_run, load_weights, open_run
+from rnn_tf.fitting import Adam, TrainResult, begin_run, fit_run, load_weights, open_for_reading, open_run
+from rnn_tf.locks import locked_run
 from rnn_tf.models.seq2seq import Seq2Seq, build_seq2seq
 from rnn_tf.names import SPLITS
 from rnn_tf.runs import RunDir
@@ -136,8 +137,8 @@ def prepare_translation(cfg: TranslateConfig, run: RunDir | None = None) -> Tran
     pairs; with ``run``, reuse that run's split and vocabularies instead."""
     pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
     if run is not None:
-        split = run.read_json(run.split)
-        src_vocab, tgt_vocab = Vocabulary.load(run.source_vocab), Vocabulary.load(run.target_vocab)
+        split = run.read_split()
+        src_vocab, tgt_vocab = run.load_vocab(run.source_vocab), run.load_vocab(run.target_vocab)
     else:
         test, val, train = stratified_split(["pair"] * len(pairs), (cfg.test_fraction, cfg.val_fraction), cfg.seed)
         if not (train and val and test):
@@ -147,6 +148,7 @@ def prepare_translation(cfg: TranslateConfig, run: RunDir | None = None) -> Tran
     return TranslationData(split, src_vocab, tgt_vocab, *pick_split(pairs, split))
 
 
+@locked_run
 def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, overwrite: bool = False,
           verbose: int = 1, stream=None) -> TrainResult:
     """Train (or resume) a translator run; the best epoch is scored on the test split (greedy
@@ -180,7 +182,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
           f"validation, {len(data.test)} test pairs, vocabularies {len(src_vocab)} -> {len(tgt_vocab)}, "
           f"epochs {done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
     result = fit_run(run, cfg, model.training, state, done, train_ds, steps=steps, validation_data=val_ds,
-                     callbacks=[samples], verbose=verbose, stream=stream)
+                     callbacks=[samples], outputs=len(tgt_vocab), verbose=verbose, stream=stream)
     if result.stopped_on_nan:
         return result
     report = score_pairs(model, src_vocab, tgt_vocab, cfg, data.test, beam_size=1, decoder=decoder)
@@ -248,10 +250,10 @@ def score_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1, len
 
 def load_translator_run(run_dir: str, weights: str = "best"):
     run = RunDir(run_dir)
-    cfg = TranslateConfig.from_dict(run.read_config())
-    src_vocab, tgt_vocab = Vocabulary.load(run.source_vocab), Vocabulary.load(run.target_vocab)
+    cfg, path = open_for_reading(run, TranslateConfig, weights)
+    src_vocab, tgt_vocab = run.load_vocab(run.source_vocab), run.load_vocab(run.target_vocab)
     model = make_model(cfg, src_vocab, tgt_vocab)
-    load_weights(model.training, run.weights(weights))
+    load_weights(model.training, path)
     return cfg, src_vocab, tgt_vocab, model
 
 
@@ -279,7 +281,7 @@ def run_splits(run_dir: str, cfg: TranslateConfig) -> dict:
     """{"train": pairs, "val": pairs, "test": pairs}: the run's seeded split of its pairs file."""
     all_pairs = load_pairs(cfg.pairs, cfg.reverse, cfg.max_words, cfg.prefix_filter)
     run = RunDir(run_dir)
-    parts = pick_split(all_pairs, run.read_json(run.split))
+    parts = pick_split(all_pairs, run.read_split())
     return dict(zip(SPLITS, parts))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
 import warnings
 
@@ -109,14 +110,22 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Vocabulary":
-        tokens = list(data["tokens"])
+        if not isinstance(data, dict) or not isinstance(data.get("tokens"), list):
+            raise ValueError("a vocabulary is an object with a list of 'tokens'")
+        tokens = data["tokens"]
+        if not all(isinstance(t, str) and t for t in tokens):
+            raise ValueError("every token must be a non-empty string")
         if tokens[:2] != [PAD, UNK]:
-            raise ValueError("vocab.json must start with the padding and unknown tokens")
+            raise ValueError(f"the tokens must start with {PAD} and {UNK}")
+        if PAD in tokens[2:] or UNK in tokens[2:]:
+            raise ValueError(f"{PAD} and {UNK} may appear only first")
         return cls(tokens[2:], data.get("level", "char"))
 
     def save(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
+        tmp = f"{path}.{os.getpid()}.tmp"  # written whole, then renamed: a crash leaves no half file
+        with open(tmp, "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, ensure_ascii=False, indent=0)
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str) -> "Vocabulary":

@@ -145,7 +145,8 @@ def test_an_interrupted_epoch_is_dropped_from_the_history_on_resume(trained, tmp
     shutil.copytree(trained[0], run_dir)
     run = RunDir(str(run_dir))
     state = run.read_state()
-    run.write_json(run.state, {**state, "epoch": 1})  # as if epoch 2 crashed before its commit
+    first = run.read_history()[0]  # as if epoch 2 crashed before its commit: state.json still says epoch 1
+    run.write_json(run.state, {**state, "epoch": 1, "best_epoch": 1, "best_val_loss": float(first["val_loss"])})
     result = train_textgen(str(run_dir), {"epochs": 2}, resume=True, verbose=0, stream=open(os.devnull, "w"))
     assert [r["epoch"] for r in result.history] == ["1", "2"]
 
@@ -192,8 +193,12 @@ def test_a_checkpoint_without_its_optimizer_state_is_not_resumed_from(trained, t
 
     run_dir = tmp_path / "run"
     shutil.copytree(trained[0], run_dir)
-    with h5py.File(RunDir(str(run_dir)).checkpoint(2), "a") as f:
+    run = RunDir(str(run_dir))
+    with h5py.File(run.checkpoint(2), "a") as f:
         del f["optimizer"]
+    state = run.read_state()
+    del state["files"]  # a run folder from before the fingerprints (with them the change is named first)
+    run.write_json(run.state, state)
     before = fingerprint(run_dir)
     with pytest.raises(UserError, match="do not fit.*Skipping variable loading for optimizer"):
         train_textgen(str(run_dir), {"epochs": 3}, resume=True, verbose=0, stream=open(os.devnull, "w"))

@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 
 from rnn_tf.errors import UserError
+from rnn_tf.locks import LOCK_FILE, FolderLock
 from rnn_tf.names import TUNERS
 from rnn_tf.runs import write_atomic
 from rnn_tf.search.hypermodel import TaskHyperModel
@@ -85,14 +86,22 @@ def check_project(project_dir: str, resume: bool, overwrite: bool, role: str | N
     path = os.path.join(project_dir, "search.json")
     if os.path.exists(project_dir) and not os.path.isdir(project_dir):
         raise UserError(f"--project-dir '{project_dir}' is a file: choose another folder")
-    used = os.path.isdir(project_dir) and bool(os.listdir(project_dir))
+    used = os.path.isdir(project_dir) and bool(_contents(project_dir))
     if role not in (None, "chief"):
         return None  # a worker joins the chief's project
     if resume:
         if not os.path.isfile(path):
             raise UserError(f"--resume: '{project_dir}' holds no search (no search.json): start one without --resume")
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+        except (ValueError, OSError) as exc:  # JSONDecodeError, UnicodeDecodeError are ValueErrors
+            raise UserError(f"'{path}' is damaged ({str(exc)[:80]}): restore it, or start the search again "
+                            "with --overwrite") from None
+        if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict):
+            raise UserError(f"'{path}' is damaged (not a saved search): restore it, or start the search "
+                            "again with --overwrite")
+        return saved
     if used:
         if not overwrite:
             raise UserError(f"project folder '{project_dir}' already holds a search: pass --resume to continue it, "
@@ -104,7 +113,22 @@ def check_project(project_dir: str, resume: bool, overwrite: bool, role: str | N
 
 
 # --- the search ---------------------------------------------------------------------------------
-def run_search(task: str, settings: dict | None = None, *, space_file: str | None = None,
+def _contents(folder: str) -> list[str]:
+    return [name for name in os.listdir(folder) if name != LOCK_FILE]
+
+
+def run_search(task: str, settings: dict | None = None, *, project_dir: str, **options) -> SearchResult:
+    """Search ``task``'s hyperparameters (see ``_search``). The search process (on one machine, or the
+    chief of a distributed search) holds the project folder's lock for the whole search; workers
+    join the chief's folder without it."""
+    role = distributed_role()
+    if role not in (None, "chief"):
+        return _search(task, settings, project_dir=project_dir, role=role, **options)
+    with FolderLock(project_dir, "search"):
+        return _search(task, settings, project_dir=project_dir, role=role, **options)
+
+
+def _search(task: str, settings: dict | None = None, *, role: str | None, space_file: str | None = None,
                space_entries: dict | None = None, tuner: str = "random", max_trials: int | None = 10,
                executions_per_trial: int = 1, objective: str = "val_loss", project_dir: str,
                resume: bool = False, overwrite: bool = False, trials_per_process: int = 1, verbose: int = 0,
@@ -128,7 +152,6 @@ def run_search(task: str, settings: dict | None = None, *, space_file: str | Non
     if trials_per_process < 0:
         raise UserError(f"--trials-per-process {trials_per_process} is negative: use 1 or more (0: run the "
                         "trials in the search process)")
-    role = distributed_role()
     saved = check_project(project_dir, resume, overwrite, role)
     settings = {k: v for k, v in (settings or {}).items() if v is not None and k not in ("task", "labels")}
     given = tuple(settings)
@@ -158,8 +181,10 @@ def run_search(task: str, settings: dict | None = None, *, space_file: str | Non
                         f"{', '.join(data.reports)}")
 
     if role in (None, "chief"):
-        if overwrite and os.path.isdir(project_dir):
-            shutil.rmtree(project_dir)
+        if overwrite:  # everything but the lock this process holds
+            for name in _contents(project_dir):
+                path = os.path.join(project_dir, name)
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
         os.makedirs(project_dir, exist_ok=True)
         write_atomic(os.path.join(project_dir, "search.json"),
                      json.dumps(dataclasses.asdict(search), indent=2) + "\n")
