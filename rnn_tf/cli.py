@@ -58,6 +58,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rnn_tf.runcheck import add_runs_commands
     from rnn_tf.search.command import add_tune_commands
 
     parser = _Parser(prog="rnn-tf", description="Train, resume and use recurrent networks on text.")
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_train(commands, task)
         for add in task.commands:
             add(commands)
+    runs = groups.add_parser("runs", help="check run folders", description="Run folders: check.")
+    add_runs_commands(runs.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     tune = groups.add_parser("tune", help="hyperparameter search with keras-tuner",
                              description="Hyperparameter search: tune TASK, then train-best.")
     add_tune_commands(tune.add_subparsers(dest="command", required=True, metavar="COMMAND"))

@@ -232,7 +232,10 @@ class RunDir:
     def truncate_history(self, epoch: int) -> None:
         """Keep the rows of epochs 1..``epoch`` (an epoch interrupted after its row was written but
         before its checkpoint was committed is dropped, so a resumed history has no duplicate)."""
-        rows = [r for r in self.read_history() if int(r["epoch"]) <= epoch]
+        history = self.read_history()
+        rows = [r for r in history if int(r["epoch"]) <= epoch]
+        if len(rows) == len(history):
+            return  # nothing to drop: the file is left as it is
         if not rows:
             if os.path.exists(self.history):
                 os.remove(self.history)
@@ -268,7 +271,7 @@ class RunDir:
     def append_history(self, row: dict) -> None:
         new = not os.path.isfile(self.history)
         with open(self.history, "a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row.keys()))
+            writer = csv.DictWriter(f, fieldnames=list(row.keys()), lineterminator="\n")
             if new:
                 writer.writeheader()
             writer.writerow(row)

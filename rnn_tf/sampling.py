@@ -1,8 +1,14 @@
-"""Generate text with the one-step model, in one compiled TensorFlow loop.
+"""Generate text with the one-step model, in compiled TensorFlow loops of up to 1,024 tokens.
 
 The prime is fed once, one token per step, to warm up the recurrent state; then every step turns the
 last token and the state into logits and draws the next token. Nothing is re-fed: each generated
 character costs one cell step, not a pass over a whole window.
+
+The steps run in chunks: one compiled call draws ``CHUNK`` tokens and hands back the last token and the
+recurrent states, which the next call starts from. So text comes out while it is drawn, memory stays
+the same for any length, and a sample of any length needs at most two compiled loops (the chunk and
+the remainder). The chunks draw exactly the tokens one long loop would: the random numbers are keyed
+on the step's place in the whole sample, not in its chunk.
 
 Drawing a token:
   * temperature T divides the logits (T < 1 sharpens, T > 1 flattens); each stream has its own T, so
@@ -18,6 +24,7 @@ Drawing a token:
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +36,7 @@ from rnn_tf.models.language_model import LanguageModel
 from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
 
 DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
+CHUNK = 1024  # tokens per compiled call: enough steps to hide a call's overhead, few enough to print at once
 
 
 @dataclass(frozen=True)
@@ -65,37 +73,83 @@ def draw(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 class Sampler:
     """Draws text from a language model's step view. Build one per model and reuse it: the compiled
-    loop is cached per (streams, prime length, sample length) and reads the model's current weights."""
+    loops are cached per shape (streams and prime length; streams and chunk length) and read the
+    model's current weights."""
 
-    def __init__(self, model: LanguageModel, vocab: Vocabulary, jit_compile: bool = True):
+    def __init__(self, model: LanguageModel, vocab: Vocabulary, jit_compile: bool = True, chunk: int = CHUNK):
         self.model = model
         self.vocab = vocab
+        self.chunk = chunk
+        self._warm_up = tf.function(self._warm_up_ids, jit_compile=jit_compile, reduce_retracing=False)
         self._loop = tf.function(self._generate_ids, jit_compile=jit_compile, reduce_retracing=False)
 
-    def _generate_ids(self, prime, length, temperatures, top_k, top_p, seed, filtered):
-        step = self.model.step
-        batch = tf.shape(prime)[0]
-        states = [tf.zeros((batch, size)) for size in self.model.state_sizes]
-        # Warm up the state on all prime tokens but the last; the last is the first input below.
+    def _warm_up_ids(self, prime):
+        """Feed all prime tokens but the last; the last is the first input of the sampling loop."""
+        states = self.model.zero_states(tf.shape(prime)[0])
         for i in tf.range(tf.shape(prime)[1] - 1):
-            outputs = step([prime[:, i], *states], training=False)
+            outputs = self.model.step([prime[:, i], *states], training=False)
             states = list(outputs[1:])
-        token = prime[:, -1]
+        return prime[:, -1], states
+
+    def _generate_ids(self, token, states, first_step, length, temperatures, top_k, top_p, seed, filtered):
+        """``length`` tokens per stream after ``token``; also the last token and states, to go on from."""
         tokens = tf.TensorArray(tf.int32, size=length)
         vocab_size = self.model.step.output_shape[0][-1]
         # Never draw padding or unknown: their logits are forced to -inf.
         banned = tf.one_hot([PAD_ID, UNK_ID], vocab_size, on_value=True, off_value=False)
         banned = tf.reduce_any(banned, axis=0)[None, :]
         for i in tf.range(length):
-            outputs = step([token, *states], training=False)
+            outputs = self.model.step([token, *states], training=False)
             logits, states = outputs[0], list(outputs[1:])
             logits = tf.where(banned, tf.constant(-np.inf, logits.dtype), logits)
             logits = logits / temperatures[:, None]
             if filtered:  # a Python flag, so the loop without top-k / top-p has no sort and no branch
                 logits = filter_logits(logits, top_k, top_p)
-            token = draw(logits, tf.stack([seed, tf.cast(i, tf.int64)]))
+            # The noise of step n of the sample, whichever chunk draws it: chunks = one long loop.
+            token = draw(logits, tf.stack([seed, first_step + tf.cast(i, tf.int64)]))
             tokens = tokens.write(i, token)
-        return tf.transpose(tokens.stack())
+        return tf.transpose(tokens.stack()), token, states
+
+    def stream(
+        self,
+        prime: str,
+        length: int = 300,
+        temperatures: tuple[float, ...] | list[float] = (1.0,),
+        num_samples: int = 1,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> Iterator[list[str]]:
+        """The samples of ``generate``, as they are drawn: for every chunk of tokens, a list with the
+        next piece of text of each stream (``num_samples`` per temperature, in the order given)."""
+        temperatures = [float(t) for t in temperatures]
+        check_sampling_options(temperatures, length, num_samples, top_k, top_p)
+        if not prime:
+            raise UserError("the prime is empty: give --prime some text to start from")
+        prime_ids = self.vocab.encode(prime, warn=True, what="prime")
+        streams = [t for t in temperatures for _ in range(num_samples)]
+        seed = secrets.randbits(62) if seed is None else int(seed)
+        options = (tf.constant(streams, tf.float32), tf.constant(top_k, tf.int32),
+                   tf.constant(top_p, tf.float32), tf.constant(seed, tf.int64), top_k > 0 or top_p < 1.0)
+        return self._pieces(np.tile(prime_ids, (len(streams), 1)), int(length), options)
+
+    def _pieces(self, prime_ids, length, options) -> Iterator[list[str]]:
+        token, states = self._warm_up(tf.constant(prime_ids))  # once; then chunk after chunk
+        previous = [None] * len(prime_ids)  # each stream's last token, on which its next text may depend
+        for first_step in range(0, length, self.chunk):
+            n = min(self.chunk, length - first_step)  # the chunk, or the remainder at the end
+            ids, token, states = self._loop(token, states, tf.constant(first_step, tf.int64), n, *options)
+            ids = ids.numpy()
+            yield [self._continue_text(p, row) for p, row in zip(previous, ids)]
+            previous = ids[:, -1].tolist()
+
+    def _continue_text(self, previous: int | None, ids) -> str:
+        """The text of ``ids`` after a text that ended with token ``previous`` (None: the start).
+        Words are joined with spaces, except before punctuation and after an opening bracket or a line
+        break, so where a piece starts depends on the token before it: decode both, drop the first."""
+        if previous is None:
+            return self.vocab.decode(ids)
+        return self.vocab.decode([previous, *ids])[len(self.vocab.decode([previous])):]
 
     def generate(
         self,
@@ -108,23 +162,9 @@ class Sampler:
         seed: int | None = None,
     ) -> list[Sample]:
         """``num_samples`` samples at each temperature, all drawn in one batch, prime excluded."""
-        temperatures = [float(t) for t in temperatures]
-        check_sampling_options(temperatures, length, num_samples, top_k, top_p)
-        if not prime:
-            raise UserError("the prime is empty: give --prime some text to start from")
-        prime_ids = self.vocab.encode(prime, warn=True, what="prime")
-        streams = [t for t in temperatures for _ in range(num_samples)]
-        seed = secrets.randbits(62) if seed is None else int(seed)
-        ids = self._loop(
-            tf.constant(np.tile(prime_ids, (len(streams), 1))),
-            int(length),
-            tf.constant(streams, tf.float32),
-            tf.constant(top_k, tf.int32),
-            tf.constant(top_p, tf.float32),
-            tf.constant(seed, tf.int64),
-            top_k > 0 or top_p < 1.0,
-        ).numpy()
-        return [Sample(t, self.vocab.decode(row)) for t, row in zip(streams, ids)]
+        streams = [float(t) for t in temperatures for _ in range(num_samples)]
+        pieces = list(self.stream(prime, length, temperatures, num_samples, top_k, top_p, seed))
+        return [Sample(t, "".join(parts)) for t, parts in zip(streams, zip(*pieces))]
 
 
 def check_sampling_options(temperatures, length, num_samples, top_k, top_p) -> None:

@@ -82,3 +82,79 @@ def test_the_uncompiled_loop_draws_seeded_samples_too(units):
     assert all(len(s.text) == 12 for s in a)
     # greedy decoding does not depend on the noise: compiled and uncompiled loops agree
     assert eager.generate("the ", 12, [1.0], top_k=1)[0].text == Sampler(lm, vocab).generate("the ", 12, [1.0], top_k=1)[0].text
+
+
+@pytest.mark.parametrize("level", ["char", "word"])  # words: a piece's first space depends on the token before
+def test_chunks_draw_exactly_what_one_long_loop_draws(level):
+    text = TEXT + '(it said: "no!") and then, the end.\n'
+    vocab = Vocabulary.build(text, level)
+    lm = build_language_model(len(vocab), "lstm", units=8, embedding_dim=4)
+    options = dict(temperatures=[0.7, 1.5], num_samples=2, top_k=6, top_p=0.95, seed=21)
+    whole = Sampler(lm, vocab).generate("the quick", 61, **options)  # one loop: 61 < the default chunk
+    chunked = Sampler(lm, vocab, chunk=7)
+    assert chunked.generate("the quick", 61, **options) == whole
+    pieces = list(chunked.stream("the quick", 61, **options))
+    assert len(pieces) == 9 and all(len(p) == 4 for p in pieces)  # 8 chunks of 7, then 5; 4 streams
+    assert ["".join(parts) for parts in zip(*pieces)] == [s.text for s in whole]
+
+
+def test_a_sample_of_any_length_needs_at_most_two_compiled_loops_and_one_warm_up():
+    vocab = Vocabulary.build(TEXT)
+    sampler = Sampler(build_language_model(len(vocab), "gru", units=8, embedding_dim=4), vocab, chunk=5)
+    warm_ups = []
+    warm_up = sampler._warm_up
+    sampler._warm_up = lambda prime: warm_ups.append(prime.shape) or warm_up(prime)
+    stream = sampler.stream("the ", 23, seed=0)
+    assert [len(piece) for (piece,) in stream] == [5, 5, 5, 5, 3]
+    assert len(sampler.generate("the ", 48, seed=0)[0].text) == 48  # 9 chunks of 5, then 3
+    assert sampler._loop.experimental_get_tracing_count() == 2  # 5 and 3 tokens
+    assert warm_ups == [(1, 4), (1, 4)]  # once per sample, not once per chunk
+
+
+@pytest.fixture
+def generate_command(sampler, monkeypatch):
+    """``rnn-tf textgen generate`` on the fixture's model (no run folder), with 8-token chunks."""
+    import rnn_tf.textgen
+    from rnn_tf.cli import main
+
+    monkeypatch.setattr(rnn_tf.textgen, "load_textgen_run", lambda run_dir, weights: (None, sampler.vocab, sampler.model))
+    init = Sampler.__init__
+    monkeypatch.setattr(Sampler, "__init__", lambda self, lm, vocab: init(self, lm, vocab, chunk=8))
+    return lambda *flags: main(["textgen", "generate", "--run-dir", "unused", "--prime", "the ", *flags])
+
+
+def test_generate_prints_one_sample_piece_by_piece_as_it_is_drawn(sampler, generate_command, monkeypatch, capsys):
+    text = sampler.generate("the ", 20, seed=4)[0].text
+    printed = []  # what had been printed when each chunk was drawn
+    stream = Sampler.stream
+
+    def watched(self, *args):
+        for pieces in stream(self, *args):
+            printed.append(capsys.readouterr().out)
+            yield pieces
+
+    monkeypatch.setattr(Sampler, "stream", watched)
+    assert generate_command("--length", "20", "--seed", "4") == 0
+    printed.append(capsys.readouterr().out)
+    assert printed == ["--- temperature 1\nthe ", text[:8], text[8:16], text[16:] + "\n\n"]
+
+
+def test_ctrl_c_keeps_the_text_printed_so_far(generate_command, monkeypatch, capsys):
+    stream = Sampler.stream
+
+    def interrupted(self, *args):
+        pieces = stream(self, *args)
+        yield next(pieces)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Sampler, "stream", interrupted)
+    assert generate_command("--length", "1000000000", "--seed", "4") == 130
+    out, err = capsys.readouterr()
+    assert out.startswith("--- temperature 1\nthe ") and len(out) == len("--- temperature 1\nthe ") + 8 + 1
+    assert out.endswith("\n") and err.startswith("interrupted")
+
+
+def test_several_samples_print_as_before(sampler, generate_command, capsys):
+    assert generate_command("--length", "20", "--temperature", "0.5", "1.0", "--seed", "4") == 0
+    a, b = sampler.generate("the ", 20, [0.5, 1.0], seed=4)
+    assert capsys.readouterr().out == f"--- temperature 0.5\nthe {a.text}\n\n--- temperature 1\nthe {b.text}\n\n"

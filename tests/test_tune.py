@@ -288,3 +288,51 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
         assert json.load(open(project / f"trial_{t}" / "trial.json"))["status"] == "COMPLETED"
     assert "4 trials, best first" in outputs["chief"]
     assert os.path.isfile(project / "best_hyperparameters.json")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; prctl is Linux's")
+def test_a_trial_process_dies_with_its_search(tmp_path):
+    """``kill -9`` of the search process: its trial process stops within a second or two instead of
+    training on, an orphan, into the trial folder a resumed search is writing."""
+    import time
+
+    from rnn_tf.search.worker import TrialProcess
+
+    process = TrialProcess()
+    process._start()
+    command = process.child.args
+    process.close()
+    assert command[-1] == str(os.getpid())  # the search passes its PID to the child
+
+    # The search, as an intermediate process that starts a trial process as TrialProcess does, then waits.
+    # The trial process's stdin is this test's pipe, so the search's death does not end its job loop: as
+    # in the middle of a trial, only the guards can stop it.
+    search = ("import os, subprocess, sys, time; r, w = os.pipe(); child = subprocess.Popen([sys.executable, "
+              "'-m', 'rnn_tf.search.worker', str(w), '0', str(os.getpid())], pass_fds=(w,)); "
+              "print(child.pid, flush=True); time.sleep(60)")
+    stdin_r, stdin_w = os.pipe()
+    parent = subprocess.Popen([sys.executable, "-c", search], stdin=stdin_r, stdout=subprocess.PIPE, text=True)
+    os.close(stdin_r)
+    try:
+        child = int(parent.stdout.readline())
+        time.sleep(1.0)  # the child is up and waiting for its job, as mid-trial
+        assert _alive(child)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 2.0
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the trial process outlived its search"
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+        os.close(stdin_w)
+
+    # A search that died before the child could ask for the signal: the child exits at once, code 1.
+    read_fd, write_fd = os.pipe()
+    late = subprocess.run([sys.executable, "-m", "rnn_tf.search.worker", str(write_fd), "0", "1"],
+                          pass_fds=(write_fd,), stdin=subprocess.PIPE, timeout=20)
+    os.close(read_fd)
+    os.close(write_fd)
+    assert late.returncode == 1

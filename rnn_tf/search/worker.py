@@ -17,6 +17,19 @@ N trials, gives all of it back to the operating system when the child exits.
 A child that dies mid-trial (killed, out of memory) closes the "done" pipe: the search records the
 trial as failed and starts a new child for the next one.
 
+A search that dies (``kill -9``, a lost terminal) takes its child with it. Otherwise the orphan would
+go on training for the rest of its trial, writing checkpoints and a result into the very trial folder
+that a resumed search's new child is writing. Three guards, because none is enough alone:
+  * on Linux the child asks the kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``):
+    immediate, even in the middle of a long TensorFlow call. (The kernel ties it to the parent
+    *thread* that started the child; the search starts children from the thread it runs in.)
+  * that request races with a parent that died before it was made, so the parent passes its PID on
+    the command line and the child exits at once if ``os.getppid()`` is already another process;
+  * everywhere (macOS has no prctl), a daemon thread checks ``os.getppid()`` every half second: an
+    orphan is adopted by another process, so a changed parent PID means the search is gone.
+The child exits with ``os._exit(1)``, and checks once more before it writes a result: an orphan writes
+no result file, no "done" line, nothing more in the trial folder.
+
 The child builds what the search process would: the task (from the registry, by the job's name),
 its data (``Task.prepare_search``) and the trial's model (``search.hypermodel``). It never imports
 the tuners, which import this module.
@@ -29,6 +42,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 from rnn_tf.runs import write_atomic
@@ -54,7 +68,8 @@ class TrialProcess:
         read_fd, write_fd = os.pipe()
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         self.child = subprocess.Popen(
-            [sys.executable, "-m", "rnn_tf.search.worker", str(write_fd), "1" if self.verbose else "0"],
+            [sys.executable, "-m", "rnn_tf.search.worker", str(write_fd), "1" if self.verbose else "0",
+             str(os.getpid())],  # the child dies with this process (see the module docstring)
             stdin=subprocess.PIPE, pass_fds=(write_fd,), env=env)
         os.close(write_fd)
         self.done = os.fdopen(read_fd, "r")
@@ -122,6 +137,31 @@ def pss_mib() -> float:
 
 
 # --- the child side ---------------------------------------------------------------------------------
+PARENT_CHECK_SECONDS = 0.5
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Exit as soon as the search process ``parent_pid`` is gone (the three guards of the docstring)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl in this libc: the thread below still watches
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl: no signal will ever come
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 _prepared: dict = {}  # the task's data, prepared once per process
 
 
@@ -168,7 +208,9 @@ def _log_to(path: str) -> None:
     os.close(fd)
 
 
-def main(done_fd: int, verbose: bool) -> int:
+def main(done_fd: int, verbose: bool, parent_pid: int | None = None) -> int:
+    parent_pid = os.getppid() if parent_pid is None else parent_pid
+    die_with_parent(parent_pid)
     done = os.fdopen(done_fd, "w")
     for line in sys.stdin:
         job = json.loads(line)
@@ -184,6 +226,8 @@ def main(done_fd: int, verbose: bool) -> int:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         result.update(pid=os.getpid(), seconds=time.perf_counter() - started, pss_mib=pss_mib(),
                       peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        if os.getppid() != parent_pid:  # the search died during the trial (between two checks of the thread)
+            os._exit(1)
         write_atomic(job["result"], json.dumps(result))  # a killed child leaves no half-written result
         done.write("done\n")
         done.flush()
@@ -191,4 +235,5 @@ def main(done_fd: int, verbose: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]), sys.argv[2] == "1"))
+    # python -m rnn_tf.search.worker DONE_FD VERBOSE PARENT_PID
+    sys.exit(main(int(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3]) if len(sys.argv) > 3 else None))

@@ -84,7 +84,10 @@ def add_generate(sub) -> None:
                        description="Sample text from a run folder with a compiled one-step loop.")
     add_run_arguments(p, "textgen train")
     p.add_argument("--prime", help="text to start from (default: the run's prime)")
-    p.add_argument("--length", type=int, default=500, help="tokens to generate per sample (default: 500)")
+    p.add_argument("--length", type=int, default=500,
+                   help="tokens to generate per sample (default: 500). One sample (one temperature, one "
+                        "--num-samples, no --json) is printed as it is drawn, in the same memory for any length; "
+                        "several samples, or --json, are printed when all are drawn")
     p.add_argument("--temperature", dest="temperatures", type=float, nargs="+", default=[1.0],
                    help="one or more temperatures, each sampled --num-samples times (default: 1.0)")
     p.add_argument("--top-k", type=int, default=0, help="sample from the K most likely tokens; 0 = off")
@@ -96,13 +99,30 @@ def add_generate(sub) -> None:
 
 
 def run_generate(args) -> int:
+    import os
+    import sys
+
     from rnn_tf.sampling import Sampler, check_sampling_options
 
     check_sampling_options(args.temperatures, args.length, args.num_samples, args.top_k, args.top_p)
     cfg, vocab, lm = TASK.module().load_textgen_run(args.run_dir, args.weights)
     prime = cfg.prime if args.prime is None else args.prime
-    samples = Sampler(lm, vocab).generate(prime, args.length, args.temperatures, args.num_samples,
-                                          args.top_k, args.top_p, args.seed)
+    sampler = Sampler(lm, vocab)
+    options = (prime, args.length, args.temperatures, args.num_samples, args.top_k, args.top_p, args.seed)
+    if len(args.temperatures) * args.num_samples == 1 and not args.json:  # one sample: printed as it is drawn
+        pieces = sampler.stream(*options)
+        try:
+            print(f"--- temperature {args.temperatures[0]:g}\n{prime}", end="", flush=True)
+            for (piece,) in pieces:
+                print(piece, end="", flush=True)
+            print("\n")
+        except KeyboardInterrupt:  # Ctrl-C: the text printed so far stays; end its line
+            print(flush=True)
+            raise
+        except BrokenPipeError:  # "| head": the reader has all it wants; nothing more to write
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    samples = sampler.generate(*options)  # several samples, or --json: printed once all are drawn
     if args.json:
         print(json.dumps({"prime": prime, "samples": [
             {"temperature": s.temperature, "text": s.text} for s in samples]}, ensure_ascii=False))
