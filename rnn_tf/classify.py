@@ -22,7 +22,9 @@ from rnn_tf.datasets import classification_dataset, pad_sequences
 from rnn_tf.errors import UserError
 from rnn_tf.metrics import classification_report, format_report, save_confusion_png
 from rnn_tf.models.classifier import build_classifier
-from rnn_tf.fitting import Adam, TrainResult, begin_run, fit_run, load_weights, open_for_reading, open_run
+from rnn_tf.fitting import (
+    Adam, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
+)
 from rnn_tf.locks import locked_run
 from rnn_tf.runs import RunDir
 from rnn_tf.tasks.classify import TASK, ClassifyConfig
@@ -124,6 +126,8 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     else:
         cfg.labels = sorted({ex.label for ex in data.examples})
         splits = make_splits(data, cfg)
+        # before anything is written; the vocabulary is at most --max-tokens
+        check_model_fits(cfg, cfg.max_tokens or 0, len(cfg.labels), bidirectional=cfg.bidirectional)
         run.prepare_new(overwrite)
         run.write_json(run.config, cfg.to_dict())
     if not cfg.folds:

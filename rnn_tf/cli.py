@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}{where}; completed epochs are saved: fix that, then --resume",
               file=sys.stderr)
         return 2
-    except Terminated:
-        print("terminated (SIGTERM); completed epochs are saved: continue with --resume", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("interrupted; completed epochs are saved: continue with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        signal_name = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        trains = hasattr(args, "train_task") or hasattr(args, "tune_task")
+        print(signal_name + ("; completed epochs are saved: continue with --resume" if trains else ""),
+              file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

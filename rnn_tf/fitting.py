@@ -116,6 +116,42 @@ def check_resumable(run: RunDir, cfg: RunConfig, state: dict) -> int:
     return done
 
 
+GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1, "irnn": 1}  # weight blocks per recurrent cell
+
+
+def check_model_fits(cfg: RunConfig, inputs: int, outputs: int, *, stacks: int = 1, bidirectional: bool = False,
+                     optimizer_slots: int = 2) -> None:
+    """Refuse a model whose weights, gradients and optimizer state would not fit in this machine's
+    memory, before anything is allocated (``--units 100000000`` would otherwise be killed by the
+    kernel without a word). A count from the settings: embeddings of ``inputs`` tokens, ``stacks``
+    recurrent stacks (an encoder and a decoder: 2), a dense layer over ``outputs``."""
+    directions = 2 if bidirectional else 1
+    per_layer = []
+    width = cfg.embedding_dim
+    for _ in range(cfg.layers):
+        per_layer.append(directions * GATES.get(cfg.cell, 4) * cfg.units * (width + cfg.units + 2))
+        width = directions * cfg.units
+    params = inputs * cfg.embedding_dim + stacks * sum(per_layer) + (width + 1) * outputs
+    needed = params * 4 * (2 + optimizer_slots)  # float32 weights, gradients, optimizer slots
+    available = available_memory()
+    if available is not None and needed > available:
+        raise UserError(f"this model has about {params:,} parameters: {needed / 2**30:,.1f} GiB with its gradients "
+                        f"and optimizer state, more than the {available / 2**30:,.1f} GiB of memory available: "
+                        "use fewer --units or --layers, or a smaller vocabulary")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def begin_run(run: RunDir, cfg: RunConfig, model: keras.Model, done: int, resume: bool, overwrite: bool,
               save_files=None, stream=None) -> None:
     """Make ``run`` ready to train ``model`` (built and compiled from ``cfg`` after seeding).

@@ -226,14 +226,25 @@ class RunDir:
     def read_history(self) -> list[dict]:
         if not os.path.isfile(self.history):
             return []
-        with open(self.history, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
+        try:
+            with open(self.history, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                rows = list(reader)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise UserError(damaged(self.history, str(exc)[:80])) from None
+        if reader.fieldnames and "epoch" not in reader.fieldnames:
+            raise UserError(damaged(self.history, "no 'epoch' column"))
+        if not all(str(r.get("epoch", "")).isdigit() for r in rows):
+            raise UserError(damaged(self.history, "a row without an epoch number"))
+        return rows
 
     def truncate_history(self, epoch: int) -> None:
         """Keep the rows of epochs 1..``epoch`` (an epoch interrupted after its row was written but
         before its checkpoint was committed is dropped, so a resumed history has no duplicate)."""
         history = self.read_history()
         rows = [r for r in history if int(r["epoch"]) <= epoch]
+        if [int(r["epoch"]) for r in rows] != list(range(1, epoch + 1)):
+            raise UserError(damaged(self.history, f"its rows do not match the {epoch} committed epoch(s)"))
         if len(rows) == len(history):
             return  # nothing to drop: the file is left as it is
         if not rows:

@@ -22,7 +22,9 @@ from rnn_tf.callbacks import SampleText, bits, language_model_columns, perplexit
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
 from rnn_tf.datasets import evaluation_dataset, language_model_dataset, lm_windows
 from rnn_tf.errors import UserError
-from rnn_tf.fitting import RMSprop, TrainResult, begin_run, fit_run, load_weights, open_for_reading, open_run
+from rnn_tf.fitting import (
+    RMSprop, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
+)
 from rnn_tf.locks import locked_run
 from rnn_tf.models.fast_rnn import whole_step_jit
 from rnn_tf.models.language_model import LanguageModel, build_language_model
@@ -119,6 +121,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
 
     steps = steps_for(cfg, len(data.train_ids))
     # Seeds Python, NumPy and TensorFlow: weight initialisation (and dropout) follow from cfg.seed.
+    check_model_fits(cfg, len(data.vocab), len(data.vocab), optimizer_slots=1)  # RMSprop: one slot
     keras.utils.set_random_seed(cfg.seed)
     lm = build_model(cfg, len(data.vocab), steps)
     begin_run(run, cfg, lm.training, done, resume, overwrite, lambda: data.vocab.save(run.vocab), stream)

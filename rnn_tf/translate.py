@@ -25,7 +25,9 @@ from rnn_tf.labelled import stratified_split
 from rnn_tf.datasets import index_stream, pad_sequences
 from rnn_tf.decoding import END_ID, START_ID, Decoder, strip_output
 from rnn_tf.errors import UserError
-from rnn_tf.fitting import Adam, TrainResult, begin_run, fit_run, load_weights, open_for_reading, open_run
+from rnn_tf.fitting import (
+    Adam, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
+)
 from rnn_tf.locks import locked_run
 from rnn_tf.models.seq2seq import Seq2Seq, build_seq2seq
 from rnn_tf.names import SPLITS
@@ -164,6 +166,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
         src_vocab.save(run.source_vocab)
         tgt_vocab.save(run.target_vocab)
 
+    check_model_fits(cfg, len(src_vocab) + len(tgt_vocab), len(tgt_vocab), stacks=2, bidirectional=cfg.bidirectional)
     keras.utils.set_random_seed(cfg.seed)
     model = build_model(cfg, src_vocab, tgt_vocab)
     begin_run(run, cfg, model.training, done, resume, overwrite, save_files, stream)

@@ -183,3 +183,38 @@ def test_sigterm_stops_training_with_its_own_message_and_exit_143(tmp_path, fini
     assert "terminated (SIGTERM); completed epochs are saved" in err
     epoch = RunDir(str(run_dir)).read_state()["epoch"]
     assert epoch >= 1 and len(RunDir(str(run_dir)).read_history()) == epoch
+
+
+def task_data(task, tmp_path):
+    from conftest import write_csv, write_pairs
+
+    return {"textgen": lambda: ["--corpus", str(write_corpus(tmp_path / "corpus")), "--seq-len", "16", "--batch-size", "4"],
+            "classify": lambda: ["--data", str(write_csv(tmp_path / "reviews.csv"))],
+            "translate": lambda: ["--pairs", str(write_pairs(tmp_path / "pairs.txt"))]}[task]()
+
+
+@pytest.mark.parametrize("task", ["textgen", "classify", "translate"])
+def test_a_model_too_big_for_memory_is_refused_before_anything_is_allocated(task, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code = exit_code([task, "train", *task_data(task, tmp_path), "--run-dir", str(run_dir),
+                      "--units", "100000000", "--epochs", "1", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "parameters" in err and "GiB of memory available" in err and len(err.splitlines()) == 1
+    assert not run_dir.exists()
+
+
+def test_a_run_folder_below_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    code = exit_code(["textgen", "train", *task_data("textgen", tmp_path), "--run-dir", str(tmp_path / "a-file" / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "cannot create run folder" in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("fault", ["random bytes", "a JSON list"])
+def test_a_damaged_history_is_one_line_on_resume(run_copy, capsys, fault):
+    FAULTS[fault](str(run_copy / "history.csv"))
+    before = fingerprint(run_copy)
+    assert exit_code(COMMANDS["resume"](str(run_copy))) == 2
+    err = capsys.readouterr().err.strip()
+    assert "history.csv' is damaged" in err and len(err.splitlines()) == 1, err
+    assert fingerprint(run_copy) == before
