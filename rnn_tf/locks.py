@@ -1,9 +1,10 @@
 """One writer per folder: an exclusive advisory lock on a run folder (or a search folder), held by every
 command that writes it.
 
-The lock is ``flock`` on the folder's ``.lock`` file, which also records the holder (PID and host).
-The operating system releases it when the process ends, however it ends, so a ``kill -9`` leaves no
-stale lock behind; a second writer is refused at once, naming the holder. Readers (generate, evaluate,
+The lock is ``flock`` on the folder's ``.lock`` file, which also records the holder (PID and host) and
+exists only while a writer works (the holder removes it when it is done). The operating system
+releases the lock when the process ends, however it ends, so a ``kill -9`` leaves no stale lock
+behind, only a file the next writer takes over; a second writer is refused at once, naming the holder. Readers (generate, evaluate,
 predict, translate) take no lock: they read the last committed epoch, which a writer never changes.
 Where ``fcntl`` does not exist (Windows), folders are not locked.
 """
@@ -27,8 +28,8 @@ LOCK_FILE = ".lock"
 
 class FolderLock:
     """``with FolderLock(folder, "run"):`` holds the folder's lock, creating the folder if need be. A
-    folder this lock created and that holds nothing else when it is released is removed again, so a
-    refused new run leaves nothing behind."""
+    folder this lock created and that is empty when it is released is removed again, so a refused new
+    run leaves nothing behind."""
 
     def __init__(self, folder: str, what: str = "run"):
         self.folder, self.what = folder, what
@@ -47,7 +48,7 @@ class FolderLock:
         except OSError as exc:
             raise UserError(f"cannot create {self.what} folder '{self.folder}': {exc.strerror}; "
                             f"choose another {flag}") from None
-        if fcntl is not None:
+        while fcntl is not None:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -56,6 +57,11 @@ class FolderLock:
                 self.fd = None
                 raise UserError(f"{self.what} folder '{self.folder}' is in use by another rnn-tf process "
                                 f"({holder}): wait for it to finish, or stop it first") from None
+            if _same_file(self.fd, self.path):
+                break
+            # The holder removed the file between our open and our lock: ours is a stale copy.
+            os.close(self.fd)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         os.ftruncate(self.fd, 0)
         os.write(self.fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
         return self
@@ -63,13 +69,18 @@ class FolderLock:
     def __exit__(self, *exc_info):
         if self.fd is None:
             return
-        if self.created and os.listdir(self.folder) == [LOCK_FILE]:
-            os.remove(self.path)  # still locked by us: nobody else can be using it
-            os.rmdir(self.folder)
-        else:
-            os.ftruncate(self.fd, 0)  # no holder any more (and a refused command leaves the file as it was)
+        os.remove(self.path)  # while still locked: whoever opened it meanwhile sees it is gone and retries
+        if self.created and not os.listdir(self.folder):
+            os.rmdir(self.folder)  # a refused new run leaves nothing behind
         os.close(self.fd)  # releases the lock
         self.fd = None
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _read_holder(path: str) -> str:

@@ -218,3 +218,61 @@ def test_a_damaged_history_is_one_line_on_resume(run_copy, capsys, fault):
     err = capsys.readouterr().err.strip()
     assert "history.csv' is damaged" in err and len(err.splitlines()) == 1, err
     assert fingerprint(run_copy) == before
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
+    """The hard case, at random: `kill -9` a training process again and again (mid-step, mid-save,
+    mid-sampling), resume each time, and compare with a run that was never interrupted: every history
+    row and every weight array, dropout on."""
+    import random
+
+    import h5py
+    import numpy as np
+
+    corpus = write_corpus(tmp_path / "corpus")
+    base = [sys.executable, "-m", "rnn_tf", "textgen", "train", "--corpus", str(corpus), "--units", "16",
+            "--layers", "2", "--dropout", "0.2", "--embedding-dim", "4", "--seq-len", "16", "--batch-size", "4",
+            "--steps-per-epoch", "40", "--sample-length", "20", "--epochs", "6", "--seed", "7", "--quiet"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run(base + ["--run-dir", str(straight)], check=True, **quiet)
+
+    rng, kills = random.Random(0), 0
+    while RunDir(str(killed)).read_state()["epoch"] < 6:
+        resume = (killed / "state.json").exists()
+        child = subprocess.Popen(base + ["--run-dir", str(killed), "--resume" if resume else "--overwrite"], **quiet)
+        if kills < 8:
+            time.sleep(rng.uniform(4.0, 12.0))
+            if child.poll() is None:
+                child.kill()
+                kills += 1
+        child.wait()
+    assert kills >= 3
+
+    rows = lambda run: [{k: v for k, v in r.items() if k != "seconds"} for r in RunDir(str(run)).read_history()]  # noqa: E731
+    assert rows(killed) == rows(straight)
+
+    def arrays(path):
+        out = {}
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        return out
+
+    a, b = arrays(RunDir(str(killed)).checkpoint(6)), arrays(RunDir(str(straight)).checkpoint(6))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_second_search_of_one_folder_is_refused(tmp_path, capsys):
+    from conftest import write_csv
+
+    from rnn_tf.locks import FolderLock
+
+    project = tmp_path / "search"
+    with FolderLock(str(project), "search"):
+        code = exit_code(["tune", "classify", "--data", str(write_csv(tmp_path / "reviews.csv")),
+                          "--project-dir", str(project), "--max-trials", "1", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "search folder" in err and "in use by another rnn-tf process" in err, err
+    assert not project.exists()  # the lock's folder goes with it; the refused search wrote nothing
