@@ -60,8 +60,14 @@ def consume(task, run_dir, capsys) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
-@pytest.mark.parametrize("task", ["textgen", "classify", "translate"])
+# Every task with the random tuner and every tuner with classify (the quickest task) on every run;
+# the other task x tuner pairs add minutes and nothing the registry does not already share: slow.
+TASK_TUNER = [(task, tuner) if task == "classify" or tuner == "random" else
+              pytest.param(task, tuner, marks=pytest.mark.slow)
+              for task in ("textgen", "classify", "translate") for tuner in ("random", "hyperband", "bayesian")]
+
+
+@pytest.mark.parametrize("task,tuner", TASK_TUNER)
 def test_tiny_search_for_each_task_and_tuner(task, tuner, tmp_path, capsys):
     # random searches run their trials in a trial process (one for the search), the others in this one
     # (Hyperband in trial processes: test_trial_processes_train_what_this_process_would)
