@@ -21,7 +21,8 @@ import os
 from rnn_tf.errors import UserError
 from rnn_tf.runs import RunDir
 
-DATA_FILES = ("vocab.json", "source_vocab.json", "target_vocab.json", "split.json")
+DATA_FILES = ("vocab.json", "source_vocab.json", "target_vocab.json", "char_vocab.json", "split.json") + tuple(
+    f"feature_vocab_{k}.json" for k in range(1, 10))
 
 
 def sha256_file(path: str) -> str:

@@ -15,3 +15,4 @@ BOW_WEIGHTINGS = ("tfidf", "count", "binary")
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
 SPLITS = ("train", "val", "test")  # the held-out splits of a run, as split.json names them
 TUNERS = ("random", "hyperband", "bayesian")
+TAGGER_MODELS = ("rnn", "perceptron", "most-frequent")  # a recurrent tagger and its two baselines

@@ -10,6 +10,7 @@
   and, for the tasks that have them:
     split.json                   the seeded train / validation / test split (indices into the data)
     source_vocab.json, target_vocab.json   translation's two vocabularies (instead of vocab.json)
+    char_vocab.json, feature_vocab_K.json  tagging's characters and feature columns; baseline.json
     metrics.json                 the best epoch's test scores
     confusion.png                classification: the test split's confusion matrix
     folds.json, fold-K/          k-fold cross-validation: the summary, and one run folder per fold
@@ -38,61 +39,25 @@ from rnn_tf.locks import LOCK_FILE
 class RunDir:
     path: str
 
-    @property
-    def config(self) -> str:
-        return os.path.join(self.path, "config.json")
+    def _file(name: str):  # noqa: N805 - a property factory used in the class body below
+        return property(lambda self: os.path.join(self.path, name), doc=f"the run's {name}")
 
-    @property
-    def vocab(self) -> str:
-        return os.path.join(self.path, "vocab.json")
+    # every file any task writes (see the module docstring)
+    config, vocab, state = _file("config.json"), _file("vocab.json"), _file("state.json")
+    history, samples, split = _file("history.csv"), _file("samples.txt"), _file("split.json")
+    source_vocab, target_vocab = _file("source_vocab.json"), _file("target_vocab.json")  # translation
+    char_vocab, baseline = _file("char_vocab.json"), _file("baseline.json")  # tagging
+    metrics, confusion, folds = _file("metrics.json"), _file("confusion.png"), _file("folds.json")
+    best_weights, checkpoints = _file("best.weights.h5"), _file("checkpoints")
+    del _file
 
-    @property
-    def state(self) -> str:
-        return os.path.join(self.path, "state.json")
-
-    @property
-    def history(self) -> str:
-        return os.path.join(self.path, "history.csv")
-
-    @property
-    def samples(self) -> str:
-        return os.path.join(self.path, "samples.txt")
-
-    @property
-    def split(self) -> str:
-        return os.path.join(self.path, "split.json")
-
-    @property
-    def source_vocab(self) -> str:
-        return os.path.join(self.path, "source_vocab.json")
-
-    @property
-    def target_vocab(self) -> str:
-        return os.path.join(self.path, "target_vocab.json")
-
-    @property
-    def metrics(self) -> str:
-        return os.path.join(self.path, "metrics.json")
-
-    @property
-    def confusion(self) -> str:
-        return os.path.join(self.path, "confusion.png")
-
-    @property
-    def folds(self) -> str:
-        return os.path.join(self.path, "folds.json")
+    def feature_vocab(self, k: int) -> str:
+        """Tagging: the vocabulary of the ``k``-th feature column (from 1)."""
+        return os.path.join(self.path, f"feature_vocab_{k}.json")
 
     def fold(self, k: int) -> "RunDir":
         """The run folder of fold ``k`` (from 1) of a cross-validated run."""
         return RunDir(os.path.join(self.path, f"fold-{k}"))
-
-    @property
-    def best_weights(self) -> str:
-        return os.path.join(self.path, "best.weights.h5")
-
-    @property
-    def checkpoints(self) -> str:
-        return os.path.join(self.path, "checkpoints")
 
     def checkpoint(self, epoch: int) -> str:
         return os.path.join(self.checkpoints, f"epoch-{epoch:03d}.weights.h5")
@@ -288,7 +253,7 @@ class RunDir:
             writer.writerow(row)
 
 
-_SAMPLE_HEADER = re.compile(r"^-{5} (?:samples|translations) after epoch (\d+)\b", re.M)
+_SAMPLE_HEADER = re.compile(r"^-{5} (?:samples|translations|tags) after epoch (\d+)\b", re.M)
 
 
 def damaged(path: str, why: str) -> str:

@@ -29,6 +29,7 @@ from rnn_tf.fitting import (
     Adam, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
 )
 from rnn_tf.locks import locked_run
+from rnn_tf.models.masked import MaskedAccuracy, masked_loss
 from rnn_tf.models.seq2seq import Seq2Seq, build_seq2seq
 from rnn_tf.names import SPLITS
 from rnn_tf.runs import RunDir
@@ -37,38 +38,6 @@ from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
 
 START, END = "<start>", "<end>"
 SAMPLE_SENTENCES = 3  # validation sentences translated after every epoch
-
-
-def masked_loss(y_true, logits):
-    """Cross-entropy averaged over the real target tokens of the batch (padding left out)."""
-    mask = keras.ops.cast(keras.ops.not_equal(y_true, PAD_ID), "float32")
-    ce = keras.losses.sparse_categorical_crossentropy(y_true, logits, from_logits=True)
-    return keras.ops.sum(ce * mask) / keras.ops.maximum(keras.ops.sum(mask), 1.0)
-
-
-@keras.saving.register_keras_serializable(package="rnn_tf")
-class MaskedAccuracy(keras.metrics.Metric):
-    """Share of real target tokens predicted exactly (argmax); padding is left out."""
-
-    def __init__(self, name="masked_accuracy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
-        self.tokens = self.add_variable(shape=(), initializer="zeros", name="tokens")
-
-    def update_state(self, y_true, logits, sample_weight=None):
-        y_true = keras.ops.cast(y_true, "int32")
-        mask = keras.ops.cast(keras.ops.not_equal(y_true, PAD_ID), "float32")
-        hit = keras.ops.cast(keras.ops.equal(y_true, keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")),
-                             "float32")
-        self.hits.assign_add(keras.ops.sum(hit * mask))
-        self.tokens.assign_add(keras.ops.sum(mask))
-
-    def result(self):
-        return self.hits / keras.ops.maximum(self.tokens, 1.0)
-
-    def reset_state(self):
-        self.hits.assign(0.0)
-        self.tokens.assign(0.0)
 
 
 def build_vocabularies(pairs, max_vocab: int | None) -> tuple[Vocabulary, Vocabulary]:

@@ -6,13 +6,14 @@ commands, search space: see ``base.Task``), its workflow module, its model facto
 from __future__ import annotations
 
 from rnn_tf.errors import UserError
-from rnn_tf.tasks import classify, textgen, translate
+from rnn_tf.tasks import classify, tag, textgen, translate
 from rnn_tf.tasks.base import Task
 
 TASKS: dict[str, Task] = {task.name: task for task in (
     textgen.TASK,
     classify.TASK,
     translate.TASK,
+    tag.TASK,
 )}
 
 
