@@ -85,12 +85,15 @@ def words_of(sentence: TaggedSentence, cfg: TagConfig) -> list[str]:
     return [t.lower() for t in sentence.tokens] if cfg.lowercase else list(sentence.tokens)
 
 
-def build_vocabularies(train: list[TaggedSentence], cfg: TagConfig) -> Vocabularies:
+def build_vocabularies(train: list[TaggedSentence], cfg: TagConfig, data: TaggedData) -> Vocabularies:
+    """Words, characters and feature values from the training sentences; the tag set from all of the
+    data (the tags are the task's classes, as a classifier's labels are: CoNLL-2000's test part has
+    a chunk tag its training part lacks)."""
     words = Counter(w for s in train for w in words_of(s, cfg))
     chars = sorted({c for s in train for t in s.tokens for c in t}) if cfg.char_features else None
     features = [Vocabulary([v for v, _ in Counter(x for s in train for x in s.features[k]).most_common()], "word")
                 for k in range(len(cfg.feature_columns))]
-    tags = sorted({t for s in train for t in s.tags})
+    tags = sorted({t for s in data.sentences + (data.test or []) for t in s.tags})
     return Vocabularies(Vocabulary([w for w, _ in words.most_common(cfg.max_tokens)], "word"),
                         None if chars is None else Vocabulary(chars, "char"), features, tags)
 
@@ -208,7 +211,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     if resume:
         vocabs = load_vocabularies(run, cfg)
     else:
-        vocabs = build_vocabularies(train_part, cfg)
+        vocabs = build_vocabularies(train_part, cfg, data)
         cfg.tags = vocabs.tags
     print(f"training a {cfg.model} tagger on {cfg.data}: {len(train_part)} training, {len(val)} validation, "
           f"{len(test)} test sentences, {len(vocabs.tags)} tags, vocabulary {len(vocabs.words)}, "
@@ -323,7 +326,7 @@ def prepare_search(cfg: TagConfig):
         raise UserError(f"--model {cfg.model} is a baseline with nothing to search: use --model rnn")
     data = load_data(cfg)
     train_part, val, _ = split_sentences(data, make_split(data, cfg))
-    vocabs = build_vocabularies(train_part, cfg)
+    vocabs = build_vocabularies(train_part, cfg, data)
     cfg.tags = vocabs.tags
     (x, y), (xv, yv) = encode(train_part, vocabs, cfg), encode(val, vocabs, cfg)
     return SearchData(

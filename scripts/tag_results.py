@@ -1,0 +1,51 @@
+"""Rerun the tagging results table of the README: each row is an `rnn-tf tag train` command, run as
+written, then its run folder's metrics.json.
+
+    NLTK_DATA=../shared/data/nltk_data python scripts/tag_results.py [--rows NAME ...] [--out runs/tag-results]
+
+Prints one markdown row per run: token accuracy, accuracy on words unseen in training, span F1 (for
+IOB chunk tags), training time, and the command.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import time
+
+EPOCHS = "8"
+ROWS = {
+    "treebank-most-frequent": "--data nltk:treebank --model most-frequent",
+    "treebank-perceptron": "--data nltk:treebank --model perceptron",
+    "treebank-lstm": f"--data nltk:treebank --unidirectional --epochs {EPOCHS}",
+    "treebank-bilstm": f"--data nltk:treebank --epochs {EPOCHS}",
+    "treebank-bilstm-chars": f"--data nltk:treebank --char-features --epochs {EPOCHS}",
+    "conll2000-most-frequent": "--data nltk:conll2000 --model most-frequent",
+    "conll2000-perceptron": "--data nltk:conll2000 --model perceptron",
+    "conll2000-bilstm-pos": f"--data nltk:conll2000 --feature-columns 1 --epochs {EPOCHS}",
+    "conll2000-bilstm-pos-chars": f"--data nltk:conll2000 --feature-columns 1 --char-features --epochs {EPOCHS}",
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
+    parser.add_argument("--out", default="runs/tag-results", help="parent folder of the run folders")
+    args = parser.parse_args()
+    for name in args.rows:
+        run_dir = os.path.join(args.out, name)
+        command = f"rnn-tf tag train {ROWS[name]} --seed 1 --run-dir {run_dir} --overwrite --quiet"
+        started = time.perf_counter()
+        subprocess.run(shlex.split(command), check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as f:
+            m = json.load(f)
+        span = "-" if m.get("span_f1") is None else f"{100 * m['span_f1']:.2f}"
+        unseen = "-" if m.get("unseen_accuracy") is None else f"{100 * m['unseen_accuracy']:.2f}"
+        print(f"| {name} | {100 * m['accuracy']:.2f} | {unseen} ({m['unseen_tokens']:,} tokens) | {span} | "
+              f"{seconds:.0f} s | `{command}` |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
