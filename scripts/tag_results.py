@@ -14,17 +14,20 @@ import shlex
 import subprocess
 import time
 
-EPOCHS = "8"
+EPOCHS = "30 --patience 4"
 ROWS = {
     "treebank-most-frequent": "--data nltk:treebank --model most-frequent",
     "treebank-perceptron": "--data nltk:treebank --model perceptron",
     "treebank-lstm": f"--data nltk:treebank --unidirectional --epochs {EPOCHS}",
     "treebank-bilstm": f"--data nltk:treebank --epochs {EPOCHS}",
     "treebank-bilstm-chars": f"--data nltk:treebank --char-features --epochs {EPOCHS}",
+    "treebank-bilstm-chars-dropout": f"--data nltk:treebank --char-features --dropout 0.5 --epochs {EPOCHS}",
     "conll2000-most-frequent": "--data nltk:conll2000 --model most-frequent",
     "conll2000-perceptron": "--data nltk:conll2000 --model perceptron",
     "conll2000-bilstm-pos": f"--data nltk:conll2000 --feature-columns 1 --epochs {EPOCHS}",
     "conll2000-bilstm-pos-chars": f"--data nltk:conll2000 --feature-columns 1 --char-features --epochs {EPOCHS}",
+    "conll2000-bilstm-pos-chars-dropout": (f"--data nltk:conll2000 --feature-columns 1 --char-features --dropout 0.5 "
+                                           f"--epochs {EPOCHS}"),
 }
 
 
