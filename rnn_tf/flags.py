@@ -8,6 +8,7 @@ of the parsed flags.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from rnn_tf.errors import UserError
@@ -63,3 +64,18 @@ def default_folder(args, attribute: str, prefix: str) -> str:
             raise UserError(f"--resume needs {flag}: the folder to continue")
         setattr(args, attribute, os.path.join("runs", time.strftime(f"{prefix}-%Y%m%d-%H%M%S")))
     return getattr(args, attribute)
+
+
+def read_texts(args) -> list[str]:
+    """The texts of a predict command: its arguments, then one per line of ``--file``, or (with
+    neither) one per line of standard input."""
+    texts = list(args.texts)
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                texts += f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read --file '{args.file}': {exc}") from None
+    elif not texts and not sys.stdin.isatty():
+        texts = sys.stdin.read().splitlines()
+    return texts

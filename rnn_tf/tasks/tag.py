@@ -5,12 +5,11 @@ vocabularies, training, baselines, scores) is in ``rnn_tf.tagging``, reached thr
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 
 from rnn_tf.config import RunConfig, check_choice
 from rnn_tf.errors import UserError
-from rnn_tf.flags import add_run_arguments, add_shared_settings
+from rnn_tf.flags import add_run_arguments, add_shared_settings, read_texts
 from rnn_tf.names import CELLS, TAGGER_MODELS
 from rnn_tf.tasks.base import Task
 from rnn_tf.tasks.spaces import RECURRENT_SPACE
@@ -120,15 +119,7 @@ def add_predict(sub) -> None:
 
 
 def run_predict(args) -> int:
-    texts = list(args.texts)
-    if args.file:
-        try:
-            with open(args.file, encoding="utf-8") as f:
-                texts += f.read().splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"cannot read --file '{args.file}': {exc}") from None
-    elif not texts and not sys.stdin.isatty():
-        texts = sys.stdin.read().splitlines()
+    texts = read_texts(args)
     for r in TASK.module().tag_texts(args.run_dir, texts, args.weights):
         print(json.dumps(r, ensure_ascii=False) if args.json
               else " ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"])))
