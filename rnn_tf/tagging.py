@@ -213,7 +213,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     else:
         vocabs = build_vocabularies(train_part, cfg, data)
         cfg.tags = vocabs.tags
-    print(f"training a {cfg.model} tagger on {cfg.data}: {len(train_part)} training, {len(val)} validation, "
+    print(f"training the {cfg.model} tagger on {cfg.data}: {len(train_part)} training, {len(val)} validation, "
           f"{len(test)} test sentences, {len(vocabs.tags)} tags, vocabulary {len(vocabs.words)}, "
           f"run folder '{run_dir}'", file=stream, flush=True)
 

@@ -18,7 +18,9 @@ EPOCHS = "30 --patience 4"
 ROWS = {
     "treebank-most-frequent": "--data nltk:treebank --model most-frequent",
     "treebank-perceptron": "--data nltk:treebank --model perceptron",
+    "treebank-simple-rnn": f"--data nltk:treebank --cell simple_rnn --unidirectional --epochs {EPOCHS}",
     "treebank-lstm": f"--data nltk:treebank --unidirectional --epochs {EPOCHS}",
+    "treebank-gru": f"--data nltk:treebank --cell gru --unidirectional --epochs {EPOCHS}",
     "treebank-bilstm": f"--data nltk:treebank --epochs {EPOCHS}",
     "treebank-bilstm-chars": f"--data nltk:treebank --char-features --epochs {EPOCHS}",
     "treebank-bilstm-chars-dropout": f"--data nltk:treebank --char-features --dropout 0.5 --epochs {EPOCHS}",
