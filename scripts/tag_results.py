@@ -24,6 +24,10 @@ ROWS = {
     "treebank-bilstm": f"--data nltk:treebank --epochs {EPOCHS}",
     "treebank-bilstm-chars": f"--data nltk:treebank --char-features --epochs {EPOCHS}",
     "treebank-bilstm-chars-dropout": f"--data nltk:treebank --char-features --dropout 0.5 --epochs {EPOCHS}",
+    "treebank-bilstm-chars-lowercase": (f"--data nltk:treebank --char-features --dropout 0.5 --lowercase "
+                                        f"--epochs {EPOCHS}"),
+    "treebank-bilstm-chars-wide": (f"--data nltk:treebank --char-features --dropout 0.5 --units 256 "
+                                   f"--learning-rate 0.002 --epochs {EPOCHS}"),
     "conll2000-most-frequent": "--data nltk:conll2000 --model most-frequent",
     "conll2000-perceptron": "--data nltk:conll2000 --model perceptron",
     "conll2000-bilstm-pos": f"--data nltk:conll2000 --feature-columns 1 --epochs {EPOCHS}",
