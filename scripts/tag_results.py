@@ -34,6 +34,8 @@ ROWS = {
     "conll2000-bilstm-pos-chars": f"--data nltk:conll2000 --feature-columns 1 --char-features --epochs {EPOCHS}",
     "conll2000-bilstm-pos-chars-dropout": (f"--data nltk:conll2000 --feature-columns 1 --char-features --dropout 0.5 "
                                            f"--epochs {EPOCHS}"),
+    "conll2000-bilstm-pos-chars-wide": (f"--data nltk:conll2000 --feature-columns 1 --char-features --dropout 0.5 "
+                                        f"--units 256 --learning-rate 0.002 --lowercase --epochs {EPOCHS}"),
 }
 
 
