@@ -72,10 +72,6 @@ class TrainResult:
     report: dict | None = None  # the task's test scores, when it scores one (None after divergence)
     diverged_where: str = ""  # e.g. "fold 2": which part of a run diverged, when it has parts
 
-    @property
-    def diverged(self) -> bool:
-        return self.stopped_on_nan
-
 
 def open_run(run: RunDir, config_cls, settings: dict | None, resume: bool, overwrite: bool):
     """Check that a run may start (or resume) in ``run``; returns (config, state, epochs done).

@@ -244,7 +244,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
             return result
         tag = lambda sentences: predict_tags(model, sentences, vocabs, cfg)  # noqa: E731
     result.report = score(test, tag(test), vocabs, cfg, f"the test split of {cfg.data}")
-    run.write_json(run.metrics, {k: v for k, v in result.report.items()})
+    run.write_json(run.metrics, result.report)
     save_confusion_png(run.confusion, result.report["confusion"], vocabs.tags, result.report["source"])
     print(format_tag_report(result.report), file=stream, flush=True)
     return result

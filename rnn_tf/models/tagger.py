@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import keras
 
-from rnn_tf.models.cells import check_implementation, cell_spec, recurrent_layer
+from rnn_tf.models.cells import cell_spec, recurrent_layer
 from rnn_tf.models.layers import DropMask
 
 
@@ -62,7 +62,6 @@ def build_tagger(
     implementation: str = "fast",
 ) -> keras.Model:
     cell_spec(cell)  # ValueError for an unknown cell
-    check_implementation(implementation)
     if vocab_size < 2:
         raise ValueError(f"a tagger needs a vocabulary of 2 or more ids (0 is padding), not {vocab_size}")
     if num_tags < 2:
