@@ -116,6 +116,8 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
+        if hasattr(self.model.optimizer, "reset_gradient_norms"):
+            self.model.optimizer.reset_gradient_norms()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -142,6 +144,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             "epoch": number,
             "step": int(self.model.optimizer.iterations.numpy()),
             **{k: _fmt(v) for k, v in columns.items()},
+            **gradient_norm_columns(self.model.optimizer),
             "learning_rate": _fmt(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))),
             "seconds": f"{time.perf_counter() - self._started:.1f}",
         }
@@ -160,6 +163,15 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.model.stop_training = True
             print(f"no lower val_loss for {self.patience} epochs (best: epoch {self.best_epoch}): stopping early",
                   file=self.stream, flush=True)
+
+
+def gradient_norm_columns(optimizer) -> dict:
+    """The epoch's global gradient norm before clipping, mean and largest over its steps (see
+    ``fitting.DenseGradients``): where exploding gradients show, and what ``--clipnorm`` acts on."""
+    if not hasattr(optimizer, "gradient_norms"):
+        return {}
+    norms = optimizer.gradient_norms()
+    return {"grad_norm": _fmt(norms["mean"]), "grad_norm_max": _fmt(norms["max"])}
 
 
 def out_of_patience(patience: int, epoch: int, best_epoch: int | None) -> bool:

@@ -38,18 +38,48 @@ DIVERGED_FACTOR = 10.0  # a training loss this many times an untrained model's h
 
 
 class DenseGradients:
-    """Optimizer mixin: the embedding's sparse gradient is made dense before the update.
+    """Optimizer mixin: dense embedding gradients, and the global gradient norm of every step.
 
     Keras's sparse path fails with an index error instead of producing NaN once a diverging
     run's gradients stop being finite, which would keep ``TerminateOnNaN`` from stopping it cleanly.
     A dense gradient of a (vocabulary x embedding) matrix is cheap at these sizes.
+
+    The norm of all gradients together, before clipping, is where exploding gradients show: the
+    optimizer keeps the last one and the mean and largest since ``reset_gradient_norms`` (history.csv's
+    ``grad_norm`` and ``grad_norm_max``). They live in a plain ``tf.Variable`` outside Keras's tracking,
+    so checkpoints hold exactly the variables they always held.
     """
+
+    def build(self, variables):
+        import tensorflow as tf
+
+        super().build(variables)
+        with tf.init_scope():  # [last, sum, count, max]
+            object.__setattr__(self, "_norms", tf.Variable(tf.zeros(4), trainable=False, name="gradient_norms"))
 
     def apply(self, grads, trainable_variables=None):
         import tensorflow as tf
 
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        norms = getattr(self, "_norms", None)
+        if norms is not None:
+            norm = tf.linalg.global_norm([g for g in grads if g is not None])
+            norms.assign(tf.stack([norm, norms[1] + norm, norms[2] + 1.0, tf.maximum(norms[3], norm)]))
         return super().apply(grads, trainable_variables)
+
+    def reset_gradient_norms(self) -> None:
+        if getattr(self, "_norms", None) is not None:
+            self._norms.assign([0.0, 0.0, 0.0, 0.0])
+
+    def gradient_norms(self) -> dict:
+        """{"last", "mean", "max"} of the global gradient norm since the last reset (None before a step)."""
+        norms = getattr(self, "_norms", None)
+        if norms is None:
+            return {"last": None, "mean": None, "max": None}
+        last, total, count, largest = (float(v) for v in norms.numpy())
+        if not count:
+            return {"last": None, "mean": None, "max": None}
+        return {"last": last, "mean": total / count, "max": largest}
 
 
 class RMSprop(DenseGradients, keras.optimizers.RMSprop):
@@ -112,7 +142,8 @@ def check_resumable(run: RunDir, cfg: RunConfig, state: dict) -> int:
     return done
 
 
-GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1, "irnn": 1}  # weight blocks per recurrent cell
+GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1, "irnn": 1,  # weight blocks per recurrent cell
+         "peephole_lstm": 4, "cifg_lstm": 3, "nfg_lstm": 3}
 
 
 def check_model_fits(cfg: RunConfig, inputs: int, outputs: int, *, stacks: int = 1, bidirectional: bool = False,

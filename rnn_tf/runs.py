@@ -246,6 +246,13 @@ class RunDir:
 
     def append_history(self, row: dict) -> None:
         new = not os.path.isfile(self.history)
+        if not new:
+            with open(self.history, newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f), [])
+            if header != list(row):  # a run from an older version gains columns: rewrite it with all of them
+                fields = header + [k for k in row if k not in header]
+                write_atomic(self.history, _csv_text(fields, [*self.read_history(), row]))
+                return
         with open(self.history, "a", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=list(row.keys()), lineterminator="\n")
             if new:

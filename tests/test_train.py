@@ -78,10 +78,43 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path, corpus_dir):
     for ra, rb in zip(a, b):  # the same batches in the same order: the same losses
         assert float(ra["loss"]) == pytest.approx(float(rb["loss"]), rel=1e-5)
         assert float(ra["val_loss"]) == pytest.approx(float(rb["val_loss"]), rel=1e-5)
+        assert float(ra["grad_norm"]) == pytest.approx(float(rb["grad_norm"]), rel=1e-4)
     _, _, lm_a = load_textgen_run(str(tmp_path / "straight"), "last")
     _, _, lm_b = load_textgen_run(str(tmp_path / "stopped"), "last")
     for wa, wb in zip(lm_a.training.get_weights(), lm_b.training.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+
+
+def test_history_records_the_gradient_norm_before_clipping(tmp_path, corpus_dir):
+    clipped = train(tmp_path / "clipped", corpus_dir, epochs=1, clipnorm=1e-4).history[0]
+    free = train(tmp_path / "free", corpus_dir, epochs=1, clipnorm=0).history[0]
+    for row in (clipped, free):  # the mean and the largest of the epoch's per-step global norms
+        assert 0 < float(row["grad_norm"]) <= float(row["grad_norm_max"])
+    # the same first step either way; clipping acts after the norm is taken, so it reads far above 1e-4
+    assert float(clipped["grad_norm"]) > 100 * 1e-4
+    assert float(clipped["loss"]) > float(free["loss"])  # and the clipped run barely moved
+
+
+def test_a_history_without_gradient_norms_gains_the_columns_on_resume(trained, tmp_path):
+    """A run written by a version before the gradient-norm columns resumes; its old rows stay, blank
+    in the new columns."""
+    import csv
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained[0], run_dir)
+    run = RunDir(str(run_dir))
+    rows = run.read_history()
+    old = [k for k in rows[0] if not k.startswith("grad_norm")]
+    with open(run.history, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=old, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    train_textgen(str(run_dir), {"epochs": 3}, resume=True, verbose=0, stream=open(os.devnull, "w"))
+    history = run.read_history()
+    assert [r["epoch"] for r in history] == ["1", "2", "3"]
+    assert history[0]["grad_norm"] == "" and float(history[2]["grad_norm"]) > 0
+    assert [r["loss"] for r in history[:2]] == [r["loss"] for r in rows]
 
 
 def test_resume_restores_the_optimizer_step_and_state(trained, tmp_path):
