@@ -4,8 +4,9 @@ configs' checks and the model factories all read these lists, so they cannot dri
 The factories' registries (``models.cells.CELLS``, ...) are keyed by the same names; a test checks it.
 """
 
-CELLS = ("lstm", "gru", "simple_rnn", "irnn")  # models.cells: the recurrent cells
-SEQ2SEQ_CELLS = ("gru", "lstm", "simple_rnn")  # the cells an encoder-decoder can use
+CELLS = ("lstm", "gru", "simple_rnn", "irnn", "peephole_lstm", "cifg_lstm", "nfg_lstm")  # models.cells
+# the cells an encoder-decoder can use
+SEQ2SEQ_CELLS = ("gru", "lstm", "simple_rnn", "peephole_lstm", "cifg_lstm", "nfg_lstm")
 IMPLEMENTATIONS = ("fast", "keras")  # how LSTM/GRU layers run (models.fast_rnn); the same model either way
 LEVELS = ("char", "word")  # what a token is
 CLASSIFIER_MODELS = ("rnn", "cnn", "bow")
