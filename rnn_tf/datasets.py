@@ -70,6 +70,59 @@ def language_model_dataset(
                          num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def track_shape(n_ids: int, seq_len: int, batch_size: int) -> tuple[int, int]:
+    """(ids per track, windows per track) of ``--stateful`` training on ``n_ids`` ids; a UserError
+    that says what to change when a track would not fill one window."""
+    if batch_size < 1:
+        raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
+    if seq_len < 1:
+        raise UserError(f"sequence length {seq_len} is too small: use --seq-len 1 or more")
+    length = n_ids // batch_size
+    windows = (length - 1) // seq_len if length else 0
+    if windows < 1:
+        raise UserError(
+            f"--stateful cuts the {n_ids:,} training tokens into {batch_size} tracks (one per batch row) of "
+            f"{length:,} tokens, shorter than one window of {seq_len + 1}: use a smaller --batch-size or "
+            "--seq-len, or a longer corpus"
+        )
+    return length, windows
+
+
+def track_windows(ids: np.ndarray, seq_len: int, batch_size: int) -> np.ndarray:
+    """The windows of ``--stateful`` training, (W, batch_size, seq_len + 1): the ids cut into
+    ``batch_size`` contiguous tracks of L = len(ids) // batch_size ids (track j = ids[j*L:(j+1)*L]; the
+    last len(ids) % batch_size ids are left out), each cut into W windows as ``lm_windows`` cuts a text,
+    so row j of window w + 1 continues row j of window w. A contiguous copy, ~4 bytes per token."""
+    ids = np.ascontiguousarray(ids, dtype=np.int32)
+    length, n = track_shape(len(ids), seq_len, batch_size)
+    tracks = ids[: batch_size * length].reshape(batch_size, length)
+    size = ids.itemsize
+    windows = np.lib.stride_tricks.as_strided(
+        tracks, shape=(n, batch_size, seq_len + 1), strides=(seq_len * size, length * size, size), writeable=False
+    )
+    return np.ascontiguousarray(windows)
+
+
+def track_dataset(ids: np.ndarray, seq_len: int, batch_size: int, *, start_step: int = 0) -> tf.data.Dataset:
+    """The endless training stream of truncated backpropagation through time (``--stateful``):
+    batch k is ((inputs, keep), targets) with row j holding window (k mod W) of track j (see
+    ``track_windows``), so row j of batch k + 1 continues row j of batch k, and keep (batch_size,)
+    float32 is 0 where a track starts over (k mod W == 0: the carried state is reset) and 1 elsewhere.
+    Batch k depends on k alone (no seed, no shuffling: the order of the text is the point), so a
+    stream started at ``start_step`` yields exactly the batches an uninterrupted run would."""
+    table = tf.constant(track_windows(ids, seq_len, batch_size))
+    n = tf.constant(len(table), tf.int64)
+
+    def batch_at(step):
+        w = step % n
+        inputs, targets = split_window(tf.gather(table, w))
+        keep = tf.fill([batch_size], tf.cast(w > 0, tf.float32))
+        return (inputs, keep), targets
+
+    return tf.data.Dataset.range(start_step, np.iinfo(np.int64).max).map(
+        batch_at, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def index_stream(n: int, batch_size: int, seed: int, start_step: int = 0, shuffle: bool = True) -> tf.data.Dataset:
     """An endless stream of index batches into ``n`` items; batch ``k`` depends only on (seed, k).
 

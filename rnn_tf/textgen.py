@@ -5,7 +5,14 @@ run folder; and a run's held-out loss in nats, bits per character and perplexity
 every epoch ``SampleText`` prints samples at several temperatures. ``evaluate_textgen`` predicts every
 held-out token after the first exactly once (the last partial window is padded and its padding
 weighted 0), so its figures are exact averages over the text; each window starts from a zero state,
-as in training.
+as in training without ``--stateful``.
+
+``--stateful`` (truncated backpropagation through time): the training text is cut into one contiguous
+track per batch row (``datasets.track_dataset``), and the training view carries each row's recurrent
+states from one batch to the next (``models.language_model.CarriedStateModel``), reset where a track
+starts over. The carried states are variables of the model, saved in every checkpoint, so ``--resume``
+continues exactly. Validation and evaluation still read independent windows from a zero state (the
+same measure for both modes) and leave the carried states untouched.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import tensorflow as tf
 
 from rnn_tf.callbacks import SampleText, bits, language_model_columns, perplexity
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
-from rnn_tf.datasets import evaluation_dataset, language_model_dataset, lm_windows
+from rnn_tf.datasets import evaluation_dataset, language_model_dataset, lm_windows, track_dataset, track_shape
 from rnn_tf.errors import UserError
 from rnn_tf.fitting import (
     RMSprop, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
@@ -53,6 +60,8 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) ->
         raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
     train_ids = vocab.encode(train_text)
     lm_windows(train_ids, cfg.seq_len)  # raises a clear error when the corpus is too short
+    if cfg.stateful:
+        track_shape(len(train_ids), cfg.seq_len, cfg.batch_size)  # every track fills a window
     val_ids = None
     if val_docs:
         val_ids = vocab.encode(join_documents(val_docs))
@@ -69,7 +78,7 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) ->
 def make_language_model(cfg: TextgenConfig, vocab_size: int) -> LanguageModel:
     """The factory call for a config: the same model for training, sampling and evaluation."""
     return build_language_model(vocab_size, cfg.cell, cfg.units, cfg.layers, cfg.embedding_dim, cfg.dropout,
-                                cfg.rnn_implementation)
+                                cfg.rnn_implementation, cfg.batch_size if cfg.stateful else None)
 
 
 def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None = None) -> LanguageModel:
@@ -91,8 +100,11 @@ def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None
 
 
 def steps_for(cfg: TextgenConfig, n_train_ids: int) -> int:
+    """Batches per epoch: ``--steps-per-epoch``, or one pass over the training windows."""
     if cfg.steps_per_epoch:
         return cfg.steps_per_epoch
+    if cfg.stateful:  # one pass: every track's windows once
+        return track_shape(n_train_ids, cfg.seq_len, cfg.batch_size)[1]
     n_windows = (n_train_ids - 1) // cfg.seq_len
     if n_windows < cfg.batch_size:
         raise UserError(
@@ -128,15 +140,15 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
 
     # Batch k depends only on (seed, k): resuming at the saved optimizer step replays the same stream.
     start_step = int(lm.training.optimizer.iterations.numpy())
-    train_ds = language_model_dataset(data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed,
-                                      start_step=start_step)
+    train_ds = training_stream(cfg, data.train_ids, start_step)
     val_ds = None
     if data.val_ids is not None:
         val_ds = language_model_dataset(data.val_ids, cfg.seq_len, cfg.batch_size, shuffle=False, repeat=False)
     print(
         f"training {cfg.layers}x{cfg.units} {cfg.cell} on {cfg.corpus}: {len(data.train_ids):,} training and "
         f"{0 if data.val_ids is None else len(data.val_ids):,} held-out {cfg.level}s, vocabulary "
-        f"{len(data.vocab)}, {steps} steps per epoch, epochs {done + 1}..{cfg.epochs}, "
+        f"{len(data.vocab)}, {steps} steps per epoch{_tracks(cfg, len(data.train_ids))}, "
+        f"epochs {done + 1}..{cfg.epochs}, "
         f"run folder '{run_dir}'",
         file=stream, flush=True,
     )
@@ -145,6 +157,21 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     return fit_run(run, cfg, lm.training, state, done, train_ds, steps=steps, validation_data=val_ds,
                    validation_steps=cfg.val_steps, callbacks=[samples], columns=language_model_columns, outputs=len(data.vocab),
                    verbose=verbose, stream=stream, load_best=False)
+
+
+def training_stream(cfg: TextgenConfig, train_ids: np.ndarray, start_step: int = 0) -> tf.data.Dataset:
+    """Batch k of training, a function of (seed, k): shuffled windows, or with ``--stateful`` each
+    row's track in order."""
+    if cfg.stateful:
+        return track_dataset(train_ids, cfg.seq_len, cfg.batch_size, start_step=start_step)
+    return language_model_dataset(train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed, start_step=start_step)
+
+
+def _tracks(cfg: TextgenConfig, n_train_ids: int) -> str:
+    if not cfg.stateful:
+        return ""
+    windows = track_shape(n_train_ids, cfg.seq_len, cfg.batch_size)[1]
+    return f", states carried along {cfg.batch_size} tracks of {windows} windows"
 
 
 train_textgen = train  # the name the Python API has always had
@@ -215,8 +242,8 @@ def prepare_search(cfg: TextgenConfig):
     def fit_kwargs():
         val_ds = None if data.val_ids is None else language_model_dataset(
             data.val_ids, cfg.seq_len, cfg.batch_size, shuffle=False, repeat=False)
-        return dict(x=language_model_dataset(data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed),
-                    steps_per_epoch=steps, validation_data=val_ds, validation_steps=cfg.val_steps)
+        return dict(x=training_stream(cfg, data.train_ids), steps_per_epoch=steps, validation_data=val_ds,
+                    validation_steps=cfg.val_steps)
 
     reports = TASK.reported_metrics()
     return SearchData(

@@ -6,6 +6,12 @@
 Both views use the *same layer objects*, so they share weights: train one, sample with the other, no
 copying and no rebuilding by layer index. The step view calls each layer's ``cell`` directly, which is
 exactly the function the training view unrolls over time.
+
+With ``stateful_batch_size`` B (``textgen train --stateful``: truncated backpropagation through time)
+the training view is a ``CarriedStateModel``: fed (ids, keep) it starts each row from the final
+states of the same row of the previous batch (zero where keep is 0) and keeps its final states for
+the next batch; fed ids alone (validation, evaluation) every window starts from a zero state and no
+state is kept, exactly as without it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
+from keras import ops
 
 from rnn_tf.models.cells import cell_spec, recurrent_layer, state_sizes
 from rnn_tf.models.fast_rnn import FastRecurrence, TokenStep
@@ -38,6 +45,7 @@ def build_language_model(
     embedding_dim: int = 64,
     dropout: float = 0.0,
     implementation: str = "fast",
+    stateful_batch_size: int | None = None,
 ) -> LanguageModel:
     spec = cell_spec(cell)
     if layers < 1:
@@ -48,7 +56,8 @@ def build_language_model(
         raise ValueError(f"embedding_dim must be 1 or more, not {embedding_dim}")
 
     embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
-    rnns = [recurrent_layer(cell, units, return_sequences=True, name=f"rnn_{i + 1}",
+    stateful = stateful_batch_size is not None
+    rnns = [recurrent_layer(cell, units, return_sequences=True, return_state=stateful, name=f"rnn_{i + 1}",
                             implementation=implementation) for i in range(layers)]
     for rnn in rnns:  # Keras names every cell "<kind>_cell"; the step view needs unique names
         rnn.cell.name = f"{rnn.name}_cell"
@@ -57,12 +66,18 @@ def build_language_model(
 
     # Training view: whole sequences.
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    x = embedding(ids)
-    for rnn, drop in zip(rnns, drops):
-        x = rnn(x)
-        if dropout:
-            x = drop(x)
-    training = keras.Model(ids, logits(x), name=f"{cell}_language_model")
+    if stateful:
+        sizes = [state_sizes(cell, units)] * layers
+        training = CarriedStateModel(embedding, rnns, drops, logits, stateful_batch_size, sizes, bool(dropout),
+                                     name=f"{cell}_stateful_language_model")
+        training(ids)  # builds every layer
+    else:
+        x = embedding(ids)
+        for rnn, drop in zip(rnns, drops):
+            x = rnn(x)
+            if dropout:
+                x = drop(x)
+        training = keras.Model(ids, logits(x), name=f"{cell}_language_model")
 
     # Step view: one id per stream, states in and out (dropout is off at inference).
     token = keras.Input(shape=(), dtype="int32", name="token")
@@ -81,3 +96,50 @@ def build_language_model(
     step = keras.Model([token, *states_in], [logits(x), *states_out], name=f"{cell}_step")
 
     return LanguageModel(training, step, state_sizes(cell, units) * layers)
+
+
+class CarriedStateModel(keras.Model):
+    """The training view of a stateful run: truncated backpropagation through time.
+
+    Called with (ids, keep), ids (B, T) and keep (B,): row j starts from the final states the same
+    row reached in the previous call (from zero where keep[j] is 0) and its final states are kept for
+    the next call. The carried states are non-trainable variables of this model, so they are saved in
+    its ``.weights.h5`` file beside the weights (``layer.states`` of a Keras ``stateful=True`` layer
+    are not tracked, so not saved), and gradients stop at each window's start. Called with ids alone,
+    every row starts from a zero state and nothing is kept: validation and evaluation measure
+    independent windows, as for a model without carried states, and leave the carried states alone.
+    """
+
+    def __init__(self, embedding, rnns, drops, logits, batch_size: int, sizes: list[list[int]], dropout: bool,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.embedding, self.rnns, self.drops, self.logits = embedding, list(rnns), list(drops), logits
+        self.dropout = dropout
+        self.carried = [[self.add_weight(shape=(batch_size, size), initializer="zeros", trainable=False,
+                                         name=f"rnn_{i + 1}_state_{k}") for k, size in enumerate(layer_sizes)]
+                        for i, layer_sizes in enumerate(sizes)]
+
+    def call(self, inputs, training=False):
+        carry = isinstance(inputs, (list, tuple))
+        ids, keep = inputs if carry else (inputs, None)
+        x = self.embedding(ids)
+        finals = []
+        for rnn, drop, carried in zip(self.rnns, self.drops, self.carried):
+            initial = None
+            if carry:  # zero where a row starts over (tf.where, not a product: 0 * inf would be NaN)
+                restart = ops.expand_dims(ops.cast(keep, "float32") <= 0.0, 1)
+                initial = [ops.where(restart, ops.zeros_like(v), v) for v in carried]
+            x, *states = rnn(x, initial_state=initial, training=training)
+            finals.append(states)
+            if self.dropout:
+                x = drop(x, training=training)
+        if carry:
+            for carried, states in zip(self.carried, finals):
+                for variable, state in zip(carried, states):
+                    variable.assign(state)
+        return self.logits(x)
+
+    def reset_carried_states(self):
+        for carried in self.carried:
+            for variable in carried:
+                variable.assign(ops.zeros_like(variable))

@@ -5,6 +5,7 @@ may import this one without a cycle)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass, field
 
@@ -39,6 +40,9 @@ class TextgenConfig(RunConfig):
     val_steps: int | None = None  # None: every validation window
     learning_rate: float = 2e-3  # RMSprop
     lr_decay: float = 1.0  # multiply the learning rate by this after every epoch
+    # truncated backpropagation through time: one contiguous track of the text per batch row, the
+    # recurrent states carried from each window to the next of its track (not resumable: a new run)
+    stateful: bool = False
     # samples printed after every epoch
     prime: str | None = None  # None: the start of the first training document
     sample_length: int = 200
@@ -71,6 +75,10 @@ def add_settings(p) -> None:
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the corpus)")
     p.add_argument("--val-steps", type=int, help="validation batches per epoch (default: all held-out text)")
     p.add_argument("--lr-decay", type=float, help=f"learning-rate factor per epoch (default: {D.lr_decay})")
+    p.add_argument("--stateful", action=argparse.BooleanOptionalAction,
+                   help="truncated backpropagation through time: cut the training text into one contiguous track "
+                        "per batch row and carry each row's recurrent state from one window to the next "
+                        "(default: independent windows in random order, each from a zero state)")
     p.add_argument("--val-fraction", type=float, help=f"share of documents held out (default: {D.val_fraction})")
     p.add_argument("--prime", help="text the epoch samples start from (default: the corpus's first line)")
     p.add_argument("--sample-length", type=int, help=f"tokens per epoch sample (default: {D.sample_length})")
