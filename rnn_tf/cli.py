@@ -3,6 +3,8 @@
     rnn-tf TASK train ...        every registered task: its flags (``task.add_settings``) + where the run lives
     rnn-tf TASK COMMAND ...      the task's other commands (``task.commands``: parser + handler pairs)
     rnn-tf tune TASK | train-best   the search (``search.command``)
+    rnn-tf runs check RUN        a run folder's integrity (``runcheck``)
+    rnn-tf lab COMMAND           the training-dynamics lab (``lab.command``)
 
 Handlers only translate flags into calls of library functions and print results. A ``UserError`` from
 anywhere becomes one line on stderr and exit code 2 (as argparse does for bad flags); a run whose loss
@@ -58,6 +60,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rnn_tf.lab.command import add_lab_commands
     from rnn_tf.runcheck import add_runs_commands
     from rnn_tf.search.command import add_tune_commands
 
@@ -72,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
             add(commands)
     runs = groups.add_parser("runs", help="check run folders", description="Run folders: check.")
     add_runs_commands(runs.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    lab = groups.add_parser("lab", help="the training-dynamics lab: gradients through time, long-range "
+                            "problems, clipping", description="Small experiments that show how recurrent "
+                            "networks learn and fail to.")
+    add_lab_commands(lab.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     tune = groups.add_parser("tune", help="hyperparameter search with keras-tuner",
                              description="Hyperparameter search: tune TASK, then train-best.")
     add_tune_commands(tune.add_subparsers(dest="command", required=True, metavar="COMMAND"))

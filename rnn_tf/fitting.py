@@ -90,6 +90,10 @@ class Adam(DenseGradients, keras.optimizers.Adam):
     pass
 
 
+class SGD(DenseGradients, keras.optimizers.SGD):
+    pass
+
+
 @dataclass
 class TrainResult:
     run_dir: str
