@@ -48,7 +48,7 @@ def add_lab_commands(sub) -> None:
                                    "respect to every earlier hidden state, at initialisation and after --steps "
                                    "training steps on the problem.")
     p.add_argument("--problem", choices=PROBLEMS, default="adding", help="the long-range problem (default: adding)")
-    _shared(p, cells=LAB_CELLS, lengths=(200,), steps=300, units=64, learning_rate=1e-3, clipnorm=1.0,
+    _shared(p, cells=LAB_CELLS, lengths=(100,), steps=1000, units=64, learning_rate=1e-2, clipnorm=1.0,
             out="runs/lab/gradients")
     p.set_defaults(handler=run_gradients, files=("gradients.csv", "gradients.png"))
 
@@ -57,17 +57,20 @@ def add_lab_commands(sub) -> None:
                                    "steps; report the test loss against the trivial baseline, with learning curves.")
     p.add_argument("problem", choices=PROBLEMS, help="adding (MSE; baseline: answer 1) or copy (cross-entropy; "
                                                      "baseline: blanks, then a uniform guess)")
-    _shared(p, cells=LAB_CELLS, lengths=(100,), steps=1500, units=64, learning_rate=1e-2, clipnorm=1.0,
+    _shared(p, cells=LAB_CELLS, lengths=(100,), steps=1000, units=64, learning_rate=1e-2, clipnorm=1.0,
             out="runs/lab/task")
     p.set_defaults(handler=run_task, files=("results.csv", "curves.png"))
 
     p = sub.add_parser("clipping", help="the same model with and without gradient clipping",
                        description="Train one cell on the adding problem once per --clip value (0: no "
-                                   "clipping), recording the global gradient norm and the loss of every step.")
+                                   "clipping), recording the global gradient norm and the loss of every step. "
+                                   "Plain gradient descent by default: its step grows with the gradient, so an "
+                                   "exploding gradient throws the weights far away (Adam's step hardly depends "
+                                   "on the gradient's size).")
     p.add_argument("--clip", type=float, nargs="+", default=[0.0, 1.0],
                    help="clipping norms to compare, 0 for none (default: 0 1)")
-    _shared(p, cells=("irnn",), lengths=(100,), steps=600, units=64, learning_rate=1e-2, clipnorm=0.0,
-            out="runs/lab/clipping")
+    _shared(p, cells=("simple_rnn",), lengths=(30,), steps=1000, units=64, learning_rate=0.2, clipnorm=0.0,
+            out="runs/lab/clipping", optimizer="sgd")
     p.set_defaults(handler=run_clipping, files=("clipping.csv", "clipping.png"))
 
 
@@ -197,7 +200,7 @@ def run_clipping(args) -> int:
             for label, run in runs.items() for step, (loss, norm) in enumerate(zip(run.train_loss, run.grad_norm))]
     _write_csv(os.path.join(args.out, "clipping.csv"), rows)
     plot_clipping(runs, os.path.join(args.out, "clipping.png"),
-                  f"{cell}, adding problem T = {length}, learning rate {args.learning_rate:g}")
+                  f"{cell}, adding problem T = {length}, {args.optimizer} with learning rate {args.learning_rate:g}")
     results = {label: {"steps_run": len(run.train_loss), "diverged": run.diverged, "test_loss": run.final,
                        "baseline": run.baseline, "largest_grad_norm": max(run.grad_norm)}
                for label, run in runs.items()}
