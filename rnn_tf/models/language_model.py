@@ -55,7 +55,11 @@ def build_language_model(
     if embedding_dim < 1:
         raise ValueError(f"embedding_dim must be 1 or more, not {embedding_dim}")
 
-    embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+    # Embeddings start as N(0, 1), as PyTorch's nn.Embedding does, not Keras's U(-0.05, 0.05): with inputs
+    # that small, x W is a hundredth of h U and the layer barely sees its input at first. Measured on
+    # sotu: 2.67 bits/char after 600 steps against 3.27 (README, "Speed on a CPU").
+    embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding",
+                                       embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0))
     stateful = stateful_batch_size is not None
     rnns = [recurrent_layer(cell, units, return_sequences=True, return_state=stateful, name=f"rnn_{i + 1}",
                             implementation=implementation) for i in range(layers)]
