@@ -77,8 +77,9 @@ def add_settings(p) -> None:
     p.add_argument("--lr-decay", type=float, help=f"learning-rate factor per epoch (default: {D.lr_decay})")
     p.add_argument("--stateful", action=argparse.BooleanOptionalAction,
                    help="truncated backpropagation through time: cut the training text into one contiguous track "
-                        "per batch row and carry each row's recurrent state from one window to the next "
-                        "(default: independent windows in random order, each from a zero state)")
+                        "per batch row and carry each row's recurrent state from one window to the next; the "
+                        "data order is then fixed, and --seed sets the weights, dropout and samples (default: "
+                        "independent windows in random order, each from a zero state)")
     p.add_argument("--val-fraction", type=float, help=f"share of documents held out (default: {D.val_fraction})")
     p.add_argument("--prime", help="text the epoch samples start from (default: the corpus's first line)")
     p.add_argument("--sample-length", type=int, help=f"tokens per epoch sample (default: {D.sample_length})")
