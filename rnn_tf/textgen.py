@@ -92,8 +92,8 @@ def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None
             cfg.learning_rate, decay_steps=steps_per_epoch, decay_rate=cfg.lr_decay, staircase=True
         )
     lm.training.compile(
-        # rho 0.99 (PyTorch's default; Keras's is 0.9): a steadier step size, 3.19 against 3.27 bits/char
-        # after 600 steps on sotu
+        # rho 0.99 (PyTorch's default; Keras's is 0.9): a steadier step size, 3.20 against 3.26 bits/char
+        # after 600 steps on sotu (scripts/init_ablation.py)
         optimizer=RMSprop(learning_rate=learning_rate, rho=0.99, global_clipnorm=cfg.clipnorm or None),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=whole_step_jit(lm.training),  # fixed-shape windows: one compile for the whole run
