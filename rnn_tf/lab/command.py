@@ -82,10 +82,10 @@ def _check(args) -> None:
     if any(t < 2 for t in args.lengths):
         raise UserError(f"--length {min(args.lengths)} is too short: use 2 or more steps")
     if not (args.learning_rate > 0 and math.isfinite(args.learning_rate)):
-        raise UserError(f"--learning-rate {args.learning_rate} is not above 0")
+        raise UserError(f"--learning-rate {args.learning_rate:g} is not above 0")
     clips = [args.clipnorm] + list(getattr(args, "clip", []))
     if any(not (c >= 0 and math.isfinite(c)) for c in clips):
-        raise UserError("a clipping norm is negative: use 0 (off) or a positive norm")
+        raise UserError("a clipping norm is negative or not a number: use 0 (off) or a positive norm")
     taken = [f for f in args.files if os.path.exists(os.path.join(args.out, f))]
     if taken and not args.overwrite:
         raise UserError(f"'{os.path.join(args.out, taken[0])}' exists: pass --overwrite to replace it, "
