@@ -141,18 +141,14 @@ def run_gradients(args) -> int:
         summary[cell]["test_loss"], summary[cell]["baseline"] = run.final, run.baseline
     _write_csv(os.path.join(args.out, "gradients.csv"), rows)
     plot_gradients(rows, os.path.join(args.out, "gradients.png"), problem.name, length)
-    if args.json:
-        print(json.dumps({"problem": problem.name, "length": length, "cells": summary}))
-        return 0
-    print(f"||dL/dh_k|| on {problem.name}, T = {length}: at the loss (k = T) and {length - 1} steps back (k = 1)")
-    print(f"{'cell':<14} {'stage':<8} {'k = T':>10} {'k = 1':>10} {'ratio':>10}")
+    lines = [f"||dL/dh_k|| on {problem.name}, T = {length}: at the loss (k = T) and {length - 1} steps back (k = 1)",
+             f"{'cell':<14} {'stage':<8} {'k = T':>10} {'k = 1':>10} {'ratio':>10}"]
     for cell, stages in summary.items():
         for stage in ("init", "trained"):
             s = stages[stage]
-            print(f"{cell:<14} {stage:<8} {s['at_the_loss']:>10.3g} {s['furthest']:>10.3g} "
-                  f"{s['ratio'] if s['ratio'] is not None else float('nan'):>10.3g}")
-    print(f"wrote {os.path.join(args.out, 'gradients.csv')} and gradients.png")
-    return 0
+            ratio = s["ratio"] if s["ratio"] is not None else float("nan")
+            lines.append(f"{cell:<14} {stage:<8} {s['at_the_loss']:>10.3g} {s['furthest']:>10.3g} {ratio:>10.3g}")
+    return _report(args, {"problem": problem.name, "length": length, "cells": summary}, lines)
 
 
 def run_task(args) -> int:
@@ -172,16 +168,11 @@ def run_task(args) -> int:
              "share_of_baseline": f"{r.final / r.baseline:.4g}", "seconds": f"{r.seconds:.1f}"} for r in runs]
     _write_csv(os.path.join(args.out, "results.csv"), rows)
     plot_curves(runs, os.path.join(args.out, "curves.png"), f"{problem.name} problem", f"test {problem.loss}")
-    if args.json:
-        print(json.dumps({"problem": problem.name, "runs": rows}))
-        return 0
-    print(f"{problem.name}: test {problem.loss} after {args.steps} steps against the trivial baseline")
-    print(f"{'cell':<14} {'T':>5} {'test loss':>10} {'baseline':>10} {'share':>8} {'seconds':>8}")
-    for r in rows:
-        print(f"{r['cell']:<14} {r['length']:>5} {r['test_loss']:>10} {r['baseline']:>10} "
-              f"{r['share_of_baseline']:>8} {r['seconds']:>8}")
-    print(f"wrote {os.path.join(args.out, 'results.csv')} and curves.png")
-    return 0
+    lines = [f"{problem.name}: test {problem.loss} after {args.steps} steps against the trivial baseline",
+             f"{'cell':<14} {'T':>5} {'test loss':>10} {'baseline':>10} {'share':>8} {'seconds':>8}"]
+    lines += [f"{r['cell']:<14} {r['length']:>5} {r['test_loss']:>10} {r['baseline']:>10} "
+              f"{r['share_of_baseline']:>8} {r['seconds']:>8}" for r in rows]
+    return _report(args, {"problem": problem.name, "runs": rows}, lines)
 
 
 def run_clipping(args) -> int:
@@ -204,12 +195,17 @@ def run_clipping(args) -> int:
     results = {label: {"steps_run": len(run.train_loss), "diverged": run.diverged, "test_loss": run.final,
                        "baseline": run.baseline, "largest_grad_norm": max(run.grad_norm)}
                for label, run in runs.items()}
+    lines = [f"{label:<16} largest gradient norm {r['largest_grad_norm']:.3g}; "
+             + (f"diverged at step {r['steps_run']}" if r["diverged"] else
+                f"test MSE {r['test_loss']:.4g} (baseline {r['baseline']:.4g})") for label, r in results.items()]
+    return _report(args, {"cell": cell, "length": length, "runs": results}, lines)
+
+
+def _report(args, payload: dict, lines: list[str]) -> int:
+    """One JSON object with --json; otherwise the table's lines and where the files went."""
     if args.json:
-        print(json.dumps({"cell": cell, "length": length, "runs": results}))
+        print(json.dumps(payload))
         return 0
-    for label, r in results.items():
-        outcome = (f"diverged at step {r['steps_run']}" if r["diverged"] else
-                   f"test MSE {r['test_loss']:.4g} (baseline {r['baseline']:.4g})")
-        print(f"{label:<16} largest gradient norm {r['largest_grad_norm']:.3g}; {outcome}")
-    print(f"wrote {os.path.join(args.out, 'clipping.csv')} and clipping.png")
+    print("\n".join(lines))
+    print(f"wrote {os.path.join(args.out, args.files[0])} and {args.files[1]}")
     return 0
