@@ -17,3 +17,4 @@ ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
 SPLITS = ("train", "val", "test")  # the held-out splits of a run, as split.json names them
 TUNERS = ("random", "hyperband", "bayesian")
 TAGGER_MODELS = ("rnn", "perceptron", "most-frequent")  # a recurrent tagger and its two baselines
+EMBEDDING_INITS = ("uniform", "normal")  # Keras's U(-0.05, 0.05), or N(0, 1) as PyTorch draws them

@@ -144,7 +144,7 @@ def make_tagger(cfg: TagConfig, vocabs: Vocabularies) -> keras.Model:
     return build_tagger(len(vocabs.words), len(vocabs.tags) + 1, cfg.cell, cfg.units, cfg.layers, cfg.bidirectional,
                         cfg.embedding_dim, cfg.dropout, len(vocabs.chars) if vocabs.chars else 0, cfg.char_dim,
                         cfg.char_filters, 3, tuple(len(v) for v in vocabs.features), cfg.feature_dim,
-                        cfg.rnn_implementation)
+                        cfg.rnn_implementation, cfg.embedding_init)
 
 
 def build_model(cfg: TagConfig, vocabs: Vocabularies) -> keras.Model:

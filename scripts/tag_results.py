@@ -36,6 +36,9 @@ ROWS = {
                                            f"--epochs {EPOCHS}"),
     "conll2000-bilstm-pos-chars-wide": (f"--data nltk:conll2000 --feature-columns 1 --char-features --dropout 0.5 "
                                         f"--units 256 --learning-rate 0.002 --lowercase --epochs {EPOCHS}"),
+    "conll2000-bilstm-pos-chars-wide-normal": (f"--data nltk:conll2000 --feature-columns 1 --char-features "
+                                               f"--dropout 0.5 --units 256 --learning-rate 0.002 --lowercase "
+                                               f"--embedding-init normal --epochs {EPOCHS}"),
 }
 
 

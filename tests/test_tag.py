@@ -37,7 +37,7 @@ def data(tmp_path_factory):
 def trained(tmp_path_factory, data):
     run_dir = tmp_path_factory.mktemp("tag") / "run"
     return run_dir, train_run("tag", run_dir, {"data": str(data), **TINY_TAG, "char_features": True,
-                                               "feature_columns": [1]})
+                                               "feature_columns": [1], "embedding_init": "normal"})
 
 
 def test_a_tagger_run_is_complete_and_scores_tokens_unseen_words_and_spans(trained):
@@ -50,6 +50,7 @@ def test_a_tagger_run_is_complete_and_scores_tokens_unseen_words_and_spans(train
     assert 0.0 <= report["accuracy"] <= 1.0 and report["span_f1"] is not None
     assert report["tokens"] == sum(int(v["support"]) for v in report["per_tag"].values())
     assert "tags after epoch 2" in (run_dir / "samples.txt").read_text(encoding="utf-8")
+    assert json.loads((run_dir / "config.json").read_text())["embedding_init"] == "normal"
 
 
 def test_evaluate_and_predict_agree_with_training(trained, capsys, tmp_path):
@@ -92,4 +93,6 @@ def test_tag_user_errors(trained, data, tmp_path, capsys):
     bad.write_text("the\tDT\ncat\n", encoding="utf-8")
     assert_user_error(["tag", "train", "--data", str(bad), "--run-dir", str(tmp_path / "r")], capsys, "line 2")
     assert_user_error(["tag", "train", "--run-dir", str(tmp_path / "r")], capsys, "no data given")
+    assert_user_error(["tag", "train", "--data", str(data), "--embedding-init", "glorot", "--run-dir",
+                       str(tmp_path / "r")], capsys, "invalid choice: 'glorot'")
     assert not (tmp_path / "r").exists()

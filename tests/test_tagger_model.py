@@ -145,9 +145,24 @@ def test_weights_round_trip_and_load_into_the_other_implementation(tmp_path):
     dict(char_vocab_size=CHARS, char_dim=0),
     dict(feature_vocab_sizes=(4, 1)),
     dict(feature_vocab_sizes=(4,), feature_dim=0),
+    dict(embedding_init="glorot"),
 ])
 def test_bad_arguments_are_refused(arguments):
     settings = dict(vocab_size=VOCAB, num_tags=TAGS, **TINY)
     settings.update(arguments)
     with pytest.raises(ValueError):
         build_tagger(**settings)
+
+
+def test_embeddings_start_as_keras_draws_them_or_as_a_unit_normal():
+    """--embedding-init: Keras's U(-0.05, 0.05) by default, N(0, 1) for every embedding with "normal"."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    for init, check in (("uniform", lambda w: np.abs(w).max() <= 0.05),
+                        ("normal", lambda w: 0.8 < w.std() < 1.2 and np.abs(w).max() > 0.5)):
+        model = build_tagger(vocab_size=400, num_tags=TAGS, char_vocab_size=300, feature_vocab_sizes=(300,),
+                             embedding_init=init, **TINY)
+        for name in ("word_embedding", "char_embedding", "feature_1_embedding"):
+            assert check(np.asarray(model.get_layer(name).embeddings)), (init, name)

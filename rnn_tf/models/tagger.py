@@ -37,6 +37,7 @@ import keras
 
 from rnn_tf.models.cells import cell_spec, recurrent_layer
 from rnn_tf.models.layers import DropMask
+from rnn_tf.names import EMBEDDING_INITS
 
 
 def _positive(name: str, value: int) -> None:
@@ -60,6 +61,7 @@ def build_tagger(
     feature_vocab_sizes: tuple[int, ...] = (),
     feature_dim: int = 16,
     implementation: str = "fast",
+    embedding_init: str = "uniform",
 ) -> keras.Model:
     cell_spec(cell)  # ValueError for an unknown cell
     if vocab_size < 2:
@@ -84,14 +86,22 @@ def build_tagger(
     if feature_vocab_sizes:
         _positive("feature_dim", feature_dim)
 
+    if embedding_init not in EMBEDDING_INITS:
+        raise ValueError(f"embedding_init must be one of {EMBEDDING_INITS}, not {embedding_init!r}")
+
+    def init():  # a fresh initialiser per layer; N(0, 1) made conll2000's span F1 93.1 against 92.1 (README)
+        return keras.initializers.RandomNormal(stddev=1.0) if embedding_init == "normal" else "uniform"
+
     inputs = {"words": keras.Input(shape=(None,), dtype="int32", name="words")}
     # The word mask (padding id 0) is the only mask in the model.
-    parts = [keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="word_embedding")(inputs["words"])]
+    parts = [keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="word_embedding",
+                                    embeddings_initializer=init())(inputs["words"])]
 
     if char_vocab_size:
         chars = inputs["chars"] = keras.Input(shape=(None, None), dtype="int32", name="chars")
         char_mask = keras.ops.not_equal(chars, 0)  # (B, T, C)
-        c = keras.layers.Embedding(char_vocab_size, char_dim, name="char_embedding")(chars)  # (B, T, C, D)
+        c = keras.layers.Embedding(char_vocab_size, char_dim, name="char_embedding",
+                                   embeddings_initializer=init())(chars)  # (B, T, C, D)
         c = c * keras.ops.expand_dims(keras.ops.cast(char_mask, c.dtype), -1)  # padding characters -> zeros
         # A (1, width) kernel: a 1-D convolution along each word's characters, the same weights for every word.
         c = keras.layers.Conv2D(char_filters, (1, char_width), padding="same", activation="tanh",
@@ -105,7 +115,8 @@ def build_tagger(
         name = f"feature_{i}"
         inputs[name] = keras.Input(shape=(None,), dtype="int32", name=name)
         # No mask of its own: the word mask alone says which steps are real.
-        parts.append(keras.layers.Embedding(size, feature_dim, name=f"{name}_embedding")(inputs[name]))
+        parts.append(keras.layers.Embedding(size, feature_dim, name=f"{name}_embedding",
+                                            embeddings_initializer=init())(inputs[name]))
 
     x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="token_features")(parts)
     x = keras.layers.Dropout(dropout, name="input_dropout")(x)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from rnn_tf.config import RunConfig, check_choice
 from rnn_tf.errors import UserError
 from rnn_tf.flags import add_run_arguments, add_shared_settings, read_texts
-from rnn_tf.names import CELLS, TAGGER_MODELS
+from rnn_tf.names import CELLS, EMBEDDING_INITS, TAGGER_MODELS
 from rnn_tf.tasks.base import Task
 from rnn_tf.tasks.spaces import RECURRENT_SPACE
 
@@ -31,6 +31,7 @@ class TagConfig(RunConfig):
     bidirectional: bool = True
     units: int = 128
     embedding_dim: int = 100
+    embedding_init: str = "uniform"  # Keras's U(-0.05, 0.05), or "normal": N(0, 1)
     dropout: float = 0.3
     char_features: bool = False  # a convolution over each word's characters (Ma & Hovy 2016)
     char_dim: int = 25
@@ -52,6 +53,7 @@ class TagConfig(RunConfig):
         self.check_positive("char_dim", "char_filters", "feature_dim", optional=("max_tokens",))
         super().validate()
         check_choice("model", self.model, TAGGER_MODELS)
+        check_choice("embedding_init", self.embedding_init, EMBEDDING_INITS)
         self.check_held_out_shares()
         return self
 
@@ -73,6 +75,9 @@ def add_settings(p) -> None:
                    help=f"rnn, or a baseline: NLTK's averaged perceptron, the most frequent tag (default: {G.model})")
     p.add_argument("--unidirectional", dest="bidirectional", action="store_false", default=None,
                    help="read left to right only (default: bidirectional)")
+    p.add_argument("--embedding-init", choices=EMBEDDING_INITS,
+                   help="how word, character and feature embeddings start: uniform, Keras's U(-0.05, 0.05), "
+                        f"or normal, N(0, 1) (default: {G.embedding_init})")
     p.add_argument("--char-features", action="store_true", default=None,
                    help="add a convolution over each word's characters (helps words unseen in training)")
     add_shared_settings(p, G, cells=CELLS, unit_help="units per recurrent layer and direction",
