@@ -30,6 +30,9 @@ ROWS = {
                                    f"--learning-rate 0.002 --epochs {EPOCHS}"),
     "conll2000-most-frequent": "--data nltk:conll2000 --model most-frequent",
     "conll2000-perceptron": "--data nltk:conll2000 --model perceptron",
+    "conll2000-simple-rnn": f"--data nltk:conll2000 --feature-columns 1 --cell simple_rnn --unidirectional --epochs {EPOCHS}",
+    "conll2000-lstm": f"--data nltk:conll2000 --feature-columns 1 --unidirectional --epochs {EPOCHS}",
+    "conll2000-gru": f"--data nltk:conll2000 --feature-columns 1 --cell gru --unidirectional --epochs {EPOCHS}",
     "conll2000-bilstm-pos": f"--data nltk:conll2000 --feature-columns 1 --epochs {EPOCHS}",
     "conll2000-bilstm-pos-chars": f"--data nltk:conll2000 --feature-columns 1 --char-features --epochs {EPOCHS}",
     "conll2000-bilstm-pos-chars-dropout": (f"--data nltk:conll2000 --feature-columns 1 --char-features --dropout 0.5 "
