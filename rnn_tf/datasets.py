@@ -73,11 +73,7 @@ def language_model_dataset(
 def track_shape(n_ids: int, seq_len: int, batch_size: int) -> tuple[int, int]:
     """(ids per track, windows per track) of ``--stateful`` training on ``n_ids`` ids; a UserError
     that says what to change when a track would not fill one window."""
-    if batch_size < 1:
-        raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
-    if seq_len < 1:
-        raise UserError(f"sequence length {seq_len} is too small: use --seq-len 1 or more")
-    length = n_ids // batch_size
+    length = n_ids // batch_size  # batch_size and seq_len are positive: TextgenConfig checks them
     windows = (length - 1) // seq_len if length else 0
     if windows < 1:
         raise UserError(

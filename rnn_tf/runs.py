@@ -217,7 +217,7 @@ class RunDir:
                 os.remove(self.history)
             return
         fields = list(rows[0].keys())
-        write_atomic(self.history, _csv_text(fields, rows))
+        write_atomic(self.history, csv_text(fields, rows))
 
     def truncate_samples(self, epoch: int) -> None:
         """Keep the samples of epochs 1..``epoch``: an epoch sampled but killed before its commit leaves
@@ -251,7 +251,7 @@ class RunDir:
                 header = next(csv.reader(f), [])
             if header != list(row):  # a run from an older version gains columns: rewrite it with all of them
                 fields = header + [k for k in row if k not in header]
-                write_atomic(self.history, _csv_text(fields, [*self.read_history(), row]))
+                write_atomic(self.history, csv_text(fields, [*self.read_history(), row]))
                 return
         with open(self.history, "a", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=list(row.keys()), lineterminator="\n")
@@ -306,7 +306,7 @@ def write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _csv_text(fields: list[str], rows: list[dict]) -> str:
+def csv_text(fields: list[str], rows: list[dict]) -> str:
     import io
 
     buf = io.StringIO()

@@ -8,8 +8,6 @@ only when a command runs).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -94,14 +92,9 @@ def _check(args) -> None:
 
 
 def _write_csv(path: str, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, path)
+    from rnn_tf.runs import csv_text, write_atomic
+
+    write_atomic(path, csv_text(list(rows[0]), rows))
 
 
 def _model(args, problem, cell, clipnorm):
