@@ -59,22 +59,39 @@ def publish_samples(text: str, run: RunDir | None, stream) -> None:
 
 
 class SampleText(keras.callbacks.Callback):
+    """After every epoch, samples at several temperatures (for every label of a conditioned run, up to
+    ``MAX_LABELS_SHOWN``); in line mode (``items`` > 0) that many whole items per temperature."""
+
+    MAX_LABELS_SHOWN = 4
+
     def __init__(self, sampler: Sampler, run: RunDir | None, prime: str, length: int,
-                 temperatures, seed: int, stream=None):
+                 temperatures, seed: int, stream=None, conditions: list[tuple[str, int]] | None = None,
+                 items: int = 0):
         super().__init__()
         self.sampler, self.run, self.prime, self.length = sampler, run, prime, length
         self.temperatures, self.seed = list(temperatures), seed
         self.stream = stream or sys.stdout
+        self.conditions = (conditions or [])[: self.MAX_LABELS_SHOWN] or None
+        self.items = items
 
     def on_epoch_end(self, epoch, logs=None):
         if not math.isfinite((logs or {}).get("loss", 0.0)):
             return
-        samples = self.sampler.generate(
-            self.prime, self.length, self.temperatures, seed=self.seed + epoch
-        )
-        lines = [f"\n----- samples after epoch {epoch + 1} (prime {self.prime!r}) -----"]
-        for s in samples:
-            lines.append(f"--- temperature {s.temperature:g}\n{self.prime}{s.text}")
+        if self.items:
+            samples = self.sampler.items(self.prime, self.length, self.temperatures, self.items,
+                                         seed=self.seed + epoch, conditions=self.conditions)
+            lines = [f"\n----- items after epoch {epoch + 1} -----"]
+            for key in dict.fromkeys((s.condition, s.temperature) for s in samples):
+                label = "" if key[0] is None else f"{key[0]}, "
+                texts = [s.text + ("" if s.ended else " [...]") for s in samples if (s.condition, s.temperature) == key]
+                lines.append(f"--- {label}temperature {key[1]:g}: " + " | ".join(texts))
+        else:
+            samples = self.sampler.generate(self.prime, self.length, self.temperatures, seed=self.seed + epoch,
+                                            conditions=self.conditions)
+            lines = [f"\n----- samples after epoch {epoch + 1} (prime {self.prime!r}) -----"]
+            for s in samples:
+                label = "" if s.condition is None else f"{s.condition}, "
+                lines.append(f"--- {label}temperature {s.temperature:g}\n{self.prime}{s.text}")
         publish_samples("\n".join(lines) + "\n", self.run, self.stream)
 
 

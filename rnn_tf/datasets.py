@@ -48,8 +48,11 @@ def language_model_dataset(
     repeat: bool = True,
     seed: int = 0,
     start_step: int = 0,
+    labels: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (inputs, targets), each (batch_size, seq_len) int32.
+    """Batches of (inputs, targets), each (batch_size, seq_len) int32; with ``labels`` (one label id
+    per token, ``textgen train --condition-on``) ((inputs, window labels), targets), a window labelled
+    by the document it starts in.
 
     Training (``repeat``): an endless stream of batches in which batch number ``k`` is a pure
     function of (``seed``, ``k``): pass ``p`` over the windows visits them in the pseudorandom order
@@ -60,14 +63,66 @@ def language_model_dataset(
     windows = lm_windows(ids, seq_len)
     if batch_size < 1:
         raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
+    window_labels = None if labels is None else np.asarray(labels, np.int32)[: len(windows) * seq_len: seq_len]
+
+    def example(window, label=None):
+        x, y = split_window(window)
+        return (x, y) if label is None else ((x, label), y)
+
     if not repeat:
-        ds = tf.data.Dataset.from_tensor_slices(windows).batch(batch_size)
-        return ds.map(split_window).prefetch(tf.data.AUTOTUNE)
+        parts = windows if window_labels is None else (windows, window_labels)
+        ds = tf.data.Dataset.from_tensor_slices(parts).batch(batch_size)
+        return ds.map(example).prefetch(tf.data.AUTOTUNE)
 
     table = tf.constant(windows)  # one contiguous copy of the ids, ~4 bytes per token
+    label_table = None if window_labels is None else tf.constant(window_labels)
     positions = index_stream(len(windows), batch_size, seed, start_step, shuffle)
-    return positions.map(lambda pos: split_window(tf.gather(table, pos)),
-                         num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return positions.map(
+        lambda pos: example(tf.gather(table, pos), None if label_table is None else tf.gather(label_table, pos)),
+        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# --- line mode: whole items, each from its start to its end token -------------------------------
+def item_rows(items: list[np.ndarray], boundary: int, max_len: int) -> tuple[np.ndarray, int]:
+    """(n, W) int32 rows ``boundary, item ids..., boundary`` right-padded with PAD_ID, W = the longest
+    row (at most ``max_len + 1``), and how many items were cut to ``max_len`` tokens (a cut item keeps
+    its start, not its end). Row i's input is row[:-1], its target row[1:]."""
+    width = min(max(len(i) for i in items) + 2, max_len + 1)
+    rows = np.full((len(items), width), PAD_ID, np.int32)
+    cut = 0
+    for r, ids in enumerate(items):
+        seq = np.concatenate([[boundary], ids, [boundary]]).astype(np.int32)
+        if len(seq) > width:
+            cut += 1
+            seq = seq[:width]
+        rows[r, : len(seq)] = seq
+    return rows, cut
+
+
+def _item_example(row, label=None):
+    x, y = split_window(row)
+    w = tf.cast(y != PAD_ID, tf.float32)  # padding after the end token teaches nothing
+    return ((x, label) if label is not None else x), y, w
+
+
+def item_dataset(rows: np.ndarray, batch_size: int, *, labels: np.ndarray | None = None, train: bool = True,
+                 seed: int = 0, start_step: int = 0) -> tf.data.Dataset:
+    """Batches of (inputs, targets, weights) from ``item_rows`` (inputs (ids, label ids) with
+    ``labels``); the weights are 0 on padding. Training: the endless, resumable shuffled stream of
+    ``index_stream`` (batch k a function of (seed, k)), every batch the same width (one compile);
+    otherwise every item once, in order, each batch trimmed to its longest row."""
+    if batch_size < 1:
+        raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
+    if not train:
+        parts = rows if labels is None else (rows, np.asarray(labels, np.int32))
+        ds = tf.data.Dataset.from_tensor_slices(parts).batch(batch_size)
+        return ds.map(lambda r, *lab: _item_example(_trim(r), *lab)).prefetch(tf.data.AUTOTUNE)
+    table = tf.constant(rows)
+    label_table = None if labels is None else tf.constant(np.asarray(labels, np.int32))
+    positions = index_stream(len(rows), batch_size, seed, start_step)
+    return positions.map(
+        lambda pos: _item_example(tf.gather(table, pos), None if label_table is None else tf.gather(label_table, pos)),
+        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def track_shape(n_ids: int, seq_len: int, batch_size: int) -> tuple[int, int]:
@@ -174,8 +229,10 @@ def classification_dataset(
                   num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def evaluation_dataset(ids: np.ndarray, seq_len: int, batch_size: int) -> tf.data.Dataset:
-    """(inputs, targets, weights) that predict every id after the first exactly once.
+def evaluation_dataset(ids: np.ndarray, seq_len: int, batch_size: int,
+                       labels: np.ndarray | None = None) -> tf.data.Dataset:
+    """(inputs, targets, weights) that predict every id after the first exactly once; with ``labels``
+    (one label id per token) the inputs are (ids, the label of each window's first token).
 
     The tail that does not fill a whole window is padded; its padded targets get weight 0, so sums of
     weighted losses divided by the sum of weights are exact per-token averages.
@@ -192,6 +249,15 @@ def evaluation_dataset(ids: np.ndarray, seq_len: int, batch_size: int) -> tf.dat
     weight_windows = np.lib.stride_tricks.as_strided(
         weights, shape=windows.shape, strides=(seq_len * 4, 4), writeable=False
     )[:, 1:]
-    ds = tf.data.Dataset.from_tensor_slices((windows, np.ascontiguousarray(weight_windows)))
-    ds = ds.batch(batch_size).map(lambda w, m: (*split_window(w), m))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    weight_windows = np.ascontiguousarray(weight_windows)
+    if labels is None:
+        ds = tf.data.Dataset.from_tensor_slices((windows, weight_windows))
+        return ds.batch(batch_size).map(lambda w, m: (*split_window(w), m)).prefetch(tf.data.AUTOTUNE)
+    window_labels = np.asarray(labels, np.int32)[np.minimum(np.arange(len(windows)) * seq_len, len(ids) - 1)]
+    ds = tf.data.Dataset.from_tensor_slices((windows, weight_windows, window_labels)).batch(batch_size)
+
+    def example(w, m, label):
+        x, y = split_window(w)
+        return (x, label), y, m
+
+    return ds.map(example).prefetch(tf.data.AUTOTUNE)

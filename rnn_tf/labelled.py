@@ -62,7 +62,7 @@ def load_labelled(spec: str, text_column: str = "text", label_column: str = "lab
         else:
             data = LabelledData(_class_folders(spec))
     elif os.path.isfile(spec):
-        data = LabelledData(_table(spec, text_column, label_column))
+        data = LabelledData(read_table(spec, text_column, label_column))
     else:
         raise UserError(f"data '{spec}' not found: give a .csv/.tsv file, a folder per class, nltk:NAME or keras:imdb")
     check_examples(data.examples, spec)
@@ -81,7 +81,8 @@ def check_examples(examples: list[Example], source: str) -> None:
         raise UserError(f"'{source}' has a single class ({examples[0].label!r}): a classifier needs two or more")
 
 
-def _table(path: str, text_column: str, label_column: str) -> list[Example]:
+def read_table(path: str, text_column: str, label_column: str | None) -> list[Example]:
+    """The rows of a CSV/TSV file as examples; ``label_column`` None reads the texts alone (label "")."""
     import csv
 
     delimiter = "\t" if path.lower().endswith((".tsv", ".tab")) else ","
@@ -90,14 +91,15 @@ def _table(path: str, text_column: str, label_column: str) -> list[Example]:
             reader = csv.DictReader(f, delimiter=delimiter)
             columns = reader.fieldnames or []
             for column, flag in ((text_column, "--text-column"), (label_column, "--label-column")):
-                if column not in columns:
+                if column is not None and column not in columns:
                     raise UserError(f"'{path}' has no column '{column}' (columns: {', '.join(columns)}): "
                                     f"name the right one with {flag}")
             rows = []
             for line, row in enumerate(reader, start=2):
-                if row.get(text_column) is None or row.get(label_column) is None:
+                label = "" if label_column is None else row.get(label_column)
+                if row.get(text_column) is None or label is None:
                     raise UserError(f"'{path}' line {line} has too few fields: check the delimiter and quoting")
-                rows.append(Example(row[text_column], row[label_column].strip()))
+                rows.append(Example(row[text_column], label.strip()))
             return rows
     except UnicodeDecodeError as exc:
         raise UserError(f"'{path}' is not UTF-8 text (byte {exc.start}): convert it to UTF-8") from None

@@ -18,3 +18,4 @@ SPLITS = ("train", "val", "test")  # the held-out splits of a run, as split.json
 TUNERS = ("random", "hyperband", "bayesian")
 TAGGER_MODELS = ("rnn", "perceptron", "most-frequent")  # a recurrent tagger and its two baselines
 EMBEDDING_INITS = ("uniform", "normal")  # Keras's U(-0.05, 0.05), or N(0, 1) as PyTorch draws them
+CONDITION_MODES = ("input", "state")  # how a conditioned language model receives its label

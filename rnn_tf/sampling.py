@@ -39,10 +39,15 @@ DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 CHUNK = 1024  # tokens per compiled call: enough steps to hide a call's overhead, few enough to print at once
 
 
+ITEM_CHUNK = 128  # line mode: tokens per compiled call, so a batch of short items stops soon after its last end
+
+
 @dataclass(frozen=True)
 class Sample:
     temperature: float
     text: str
+    condition: str | None = None  # the label the sample was drawn for (conditioned runs)
+    ended: bool = True  # line mode: the item reached its end token within the length cap
 
 
 def filter_logits(logits: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor) -> tf.Tensor:
@@ -83,15 +88,16 @@ class Sampler:
         self._warm_up = tf.function(self._warm_up_ids, jit_compile=jit_compile, reduce_retracing=False)
         self._loop = tf.function(self._generate_ids, jit_compile=jit_compile, reduce_retracing=False)
 
-    def _warm_up_ids(self, prime):
-        """Feed all prime tokens but the last; the last is the first input of the sampling loop."""
-        states = self.model.zero_states(tf.shape(prime)[0])
+    def _warm_up_ids(self, prime, labels):
+        """Feed all prime tokens but the last; the last is the first input of the sampling loop. Every
+        stream starts from its label's states (zeros when the model is not conditioned that way)."""
+        states = self.model.start_states(labels)
         for i in tf.range(tf.shape(prime)[1] - 1):
-            outputs = self.model.step([prime[:, i], *states], training=False)
+            outputs = self.model.step(self.model.step_inputs(prime[:, i], labels, states), training=False)
             states = list(outputs[1:])
         return prime[:, -1], states
 
-    def _generate_ids(self, token, states, first_step, length, temperatures, top_k, top_p, seed, filtered):
+    def _generate_ids(self, token, labels, states, first_step, length, temperatures, top_k, top_p, seed, filtered):
         """``length`` tokens per stream after ``token``; also the last token and states, to go on from."""
         tokens = tf.TensorArray(tf.int32, size=length)
         vocab_size = self.model.step.output_shape[0][-1]
@@ -99,7 +105,7 @@ class Sampler:
         banned = tf.one_hot([PAD_ID, UNK_ID], vocab_size, on_value=True, off_value=False)
         banned = tf.reduce_any(banned, axis=0)[None, :]
         for i in tf.range(length):
-            outputs = self.model.step([token, *states], training=False)
+            outputs = self.model.step(self.model.step_inputs(token, labels, states), training=False)
             logits, states = outputs[0], list(outputs[1:])
             logits = tf.where(banned, tf.constant(-np.inf, logits.dtype), logits)
             logits = logits / temperatures[:, None]
@@ -119,26 +125,33 @@ class Sampler:
         top_k: int = 0,
         top_p: float = 1.0,
         seed: int | None = None,
+        conditions: list[int] | None = None,
+        chunk: int | None = None,
     ) -> Iterator[list[str]]:
         """The samples of ``generate``, as they are drawn: for every chunk of tokens, a list with the
-        next piece of text of each stream (``num_samples`` per temperature, in the order given)."""
+        next piece of text of each stream (for each of ``conditions``, label ids of a conditioned
+        model, ``num_samples`` per temperature, in the order given)."""
         temperatures = [float(t) for t in temperatures]
         check_sampling_options(temperatures, length, num_samples, top_k, top_p)
         if not prime:
             raise UserError("the prime is empty: give --prime some text to start from")
         prime_ids = self.vocab.encode(prime, warn=True, what="prime")
-        streams = [t for t in temperatures for _ in range(num_samples)]
+        conditions = list(conditions) if conditions else [0]
+        streams = [t for _ in conditions for t in temperatures for _ in range(num_samples)]
+        labels = [c for c in conditions for _ in range(len(temperatures) * num_samples)]
         seed = secrets.randbits(62) if seed is None else int(seed)
         options = (tf.constant(streams, tf.float32), tf.constant(top_k, tf.int32),
                    tf.constant(top_p, tf.float32), tf.constant(seed, tf.int64), top_k > 0 or top_p < 1.0)
-        return self._pieces(np.tile(prime_ids, (len(streams), 1)), int(length), options)
+        return self._pieces(np.tile(prime_ids, (len(streams), 1)), np.array(labels, np.int32), int(length),
+                            options, chunk or self.chunk)
 
-    def _pieces(self, prime_ids, length, options) -> Iterator[list[str]]:
-        token, states = self._warm_up(tf.constant(prime_ids))  # once; then chunk after chunk
+    def _pieces(self, prime_ids, labels, length, options, chunk) -> Iterator[list[str]]:
+        labels = tf.constant(labels)
+        token, states = self._warm_up(tf.constant(prime_ids), labels)  # once; then chunk after chunk
         previous = [None] * len(prime_ids)  # each stream's last token, on which its next text may depend
-        for first_step in range(0, length, self.chunk):
-            n = min(self.chunk, length - first_step)  # the chunk, or the remainder at the end
-            ids, token, states = self._loop(token, states, tf.constant(first_step, tf.int64), n, *options)
+        for first_step in range(0, length, chunk):
+            n = min(chunk, length - first_step)  # the chunk, or the remainder at the end
+            ids, token, states = self._loop(token, labels, states, tf.constant(first_step, tf.int64), n, *options)
             ids = ids.numpy()
             yield [self._continue_text(p, row) for p, row in zip(previous, ids)]
             previous = ids[:, -1].tolist()
@@ -160,11 +173,45 @@ class Sampler:
         top_k: int = 0,
         top_p: float = 1.0,
         seed: int | None = None,
+        conditions: list[tuple[str, int]] | None = None,
     ) -> list[Sample]:
-        """``num_samples`` samples at each temperature, all drawn in one batch, prime excluded."""
-        streams = [float(t) for t in temperatures for _ in range(num_samples)]
-        pieces = list(self.stream(prime, length, temperatures, num_samples, top_k, top_p, seed))
-        return [Sample(t, "".join(parts)) for t, parts in zip(streams, zip(*pieces))]
+        """``num_samples`` samples at each temperature (for each of ``conditions``, (label, label id)
+        pairs of a conditioned model), all drawn in one batch, prime excluded."""
+        labelled = conditions or [(None, 0)]
+        streams = [(name, float(t)) for name, _ in labelled for t in temperatures for _ in range(num_samples)]
+        pieces = list(self.stream(prime, length, temperatures, num_samples, top_k, top_p, seed,
+                                  [label_id for _, label_id in labelled]))
+        return [Sample(t, "".join(parts), name) for (name, t), parts in zip(streams, zip(*pieces))]
+
+    def items(
+        self,
+        prime: str = "",
+        length: int = 100,
+        temperatures: tuple[float, ...] | list[float] = (1.0,),
+        num_samples: int = 1,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        conditions: list[tuple[str, int]] | None = None,
+    ) -> list[Sample]:
+        """Line mode: whole items, each drawn from the start token (a line break) followed by
+        ``prime``, and ending at the first end token (also a line break) or after ``length`` tokens
+        (``Sample.ended`` False). All streams (every condition, temperature and sample) form one
+        batch, drawn in chunks that stop once every item has ended. ``conditions``: (label, label id)
+        pairs of a conditioned model. The text is the item, prime included, end token excluded."""
+        labelled = conditions or [(None, 0)]
+        streams = [(name, float(t)) for name, _ in labelled for t in temperatures for _ in range(num_samples)]
+        texts = [""] * len(streams)
+        for pieces in self.stream("\n" + prime, length, temperatures, num_samples, top_k, top_p, seed,
+                                  [label_id for _, label_id in labelled], chunk=min(ITEM_CHUNK, length)):
+            texts = [t + p for t, p in zip(texts, pieces)]
+            if all("\n" in t for t in texts):
+                break
+        out = []
+        for (name, temperature), text in zip(streams, texts):
+            end = text.find("\n")
+            out.append(Sample(temperature, prime + (text if end < 0 else text[:end]), name, end >= 0))
+        return out
 
 
 def check_sampling_options(temperatures, length, num_samples, top_k, top_p) -> None:

@@ -54,7 +54,7 @@ def main() -> None:
         model.fit(language_model_dataset(data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed),
                   steps_per_epoch=args.steps, epochs=1, verbose=0)
         seconds = time.perf_counter() - started
-        total, count = _summed_loss(model, evaluation_dataset(data.val_ids, cfg.seq_len, 64))
+        total, count, _ = _summed_loss(model, evaluation_dataset(data.val_ids, cfg.seq_len, 64))
         print(json.dumps({"variant": name, "steps": args.steps, "learning_rate": cfg.learning_rate,
                           "held_out_bpc": round(total / count / math.log(2), 4), "seconds": round(seconds, 1)}),
               flush=True)

