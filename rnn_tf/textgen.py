@@ -397,6 +397,61 @@ def _summed_loss(model: keras.Model, dataset: tf.data.Dataset) -> tuple[float, f
     return total, count, {g: (t, n) for g, (t, n) in groups.items() if n}
 
 
+# --- do the samples match their labels? ---------------------------------------------------------------
+def sample_match(run_dir: str, classifier_dir: str, num_samples: int = 200, temperature: float = 1.0,
+                 seed: int | None = None, weights: str = "best") -> dict:
+    """How well a run's samples carry their labels, judged by a classifier trained with ``rnn-tf
+    classify train`` on the real data: ``num_samples`` samples per label (a conditioned run: drawn for
+    that label; an unconditioned run: as many drawn without one) are classified, and each label's
+    share is reported beside the classifier's own recall and the label's share (the prior) on the
+    classifier's test split: conditioned samples should be classified as their label about as often as
+    real texts of it are; unconditioned samples should land near the prior. Line mode also reports the
+    novelty rate (samples that are not training lines). Items are whole items; otherwise samples are
+    ``sample_length`` tokens from the run's prime."""
+    from rnn_tf.classify import evaluate_classifier, load_classifier_run, predict_probabilities
+    from rnn_tf.labelled import Example
+    from rnn_tf.sampling import check_sampling_options
+
+    check_sampling_options([temperature], 1, num_samples, 0, 1.0)
+    cfg, vocab, lm = load_textgen_run(run_dir, weights)
+    ccfg, cvocab, classifier = load_classifier_run(classifier_dir)
+    if cfg.condition_on:
+        missing = [label for label in cfg.labels if label not in ccfg.labels]
+        if missing:
+            raise UserError(f"the classifier in '{classifier_dir}' does not know the label {missing[0]!r} of this run "
+                            f"(it knows {', '.join(ccfg.labels)}): train it on the same labels")
+    test = evaluate_classifier(classifier_dir)["per_class"]
+    total = sum(r["support"] for r in test.values()) or 1
+    sampler = Sampler(lm, vocab)
+    conditions = cfg.conditions if cfg.condition_on else None
+    n = num_samples if conditions else num_samples * len(ccfg.labels)
+    if cfg.lines:
+        samples = sampler.items("", cfg.seq_len, [temperature], n, seed=seed, conditions=conditions)
+    else:
+        samples = sampler.generate(cfg.prime, cfg.sample_length, [temperature], n, seed=seed, conditions=conditions)
+    tf.get_logger().setLevel("ERROR")  # the classifier's batches are trimmed to their texts: retracing is expected
+    predicted = predict_probabilities(classifier, cvocab, ccfg,
+                                      [Example(s.text or " ", "") for s in samples]).argmax(axis=1)
+    result = {"classifier": classifier_dir, "temperature": temperature, "samples": len(samples),
+              "conditioned": bool(conditions), "labels": {}}
+    for k, label in enumerate(ccfg.labels):
+        if conditions and label not in cfg.labels:
+            continue
+        if conditions:
+            mine = [p for s, p in zip(samples, predicted) if s.condition == label]
+            share = float(np.mean([p == k for p in mine]))
+            key = "classified_as_requested"
+        else:
+            share, key = float(np.mean(predicted == k)), "classified_as"
+        result["labels"][label] = {key: share, "classifier_recall": test[label]["recall"],
+                                   "prior": test[label]["support"] / total}
+    if cfg.lines:
+        training = training_items(cfg)
+        result["novelty"] = float(np.mean([s.text not in training for s in samples]))
+        result["ended"] = float(np.mean([s.ended for s in samples]))
+    return result
+
+
 # --- the search ------------------------------------------------------------------------------------
 def prepare_search(cfg: TextgenConfig):
     """What every trial of a search shares: the data, prepared once, and the compiled factory."""

@@ -92,9 +92,9 @@ def test_lab_task_compares_each_cell_with_the_baseline(tmp_path, capsys):
     assert exit_code(["lab", "task", "copy", "--cell", "gru", "--length", "5", "8", "--steps", "4", "--units", "8",
                       "--batch-size", "4", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "copy: test cross-entropy after 4 steps" in printed
+    assert "copy: test cross-entropy against the trivial baseline" in printed
     rows = _read_csv(out / "results.csv")
-    assert [(r["cell"], r["length"]) for r in rows] == [("gru", "5"), ("gru", "8")]
+    assert [(r["cell"], r["length"], r["steps"]) for r in rows] == [("gru", "5", "4"), ("gru", "8", "4")]
     assert float(rows[0]["baseline"]) == pytest.approx(10 * math.log(8) / 25, rel=1e-5)
     assert (out / "curves.png").stat().st_size > 1000
 
@@ -122,3 +122,20 @@ def test_lab_clipping_records_every_steps_gradient_norm_and_stops_a_diverging_ru
 def test_bad_lab_flags_are_one_line_and_exit_2(tmp_path, capsys, flags, message):
     assert_user_error(["lab", "task", "adding", "--out", str(tmp_path / "x"), *flags], capsys, message)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_cell_with_its_own_defaults_gets_them_unless_the_flags_are_given():
+    import argparse
+
+    from rnn_tf.lab.command import CELL_DEFAULTS, add_lab_commands, setting
+
+    parser = argparse.ArgumentParser()
+    add_lab_commands(parser.add_subparsers())
+    args = parser.parse_args(["task", "adding"])
+    assert setting(args, "irnn", "learning_rate") == CELL_DEFAULTS["irnn"]["learning_rate"]
+    assert setting(args, "irnn", "steps") == CELL_DEFAULTS["irnn"]["steps"]
+    assert (setting(args, "lstm", "learning_rate"), setting(args, "lstm", "steps")) == (1e-2, 1000)
+    given = parser.parse_args(["task", "adding", "--steps", "7", "--learning-rate", "0.5"])
+    assert (setting(given, "irnn", "steps"), setting(given, "irnn", "learning_rate")) == (7, 0.5)
+    clipping = parser.parse_args(["clipping", "--cell", "irnn"])  # one setting for every clip value
+    assert (setting(clipping, "irnn", "steps"), setting(clipping, "irnn", "learning_rate")) == (1000, 0.2)

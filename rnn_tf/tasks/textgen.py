@@ -271,17 +271,42 @@ def add_evaluate(sub) -> None:
     add_run_arguments(p, "textgen train")
     p.add_argument("--corpus", help="evaluate on this corpus instead of the run's held-out documents")
     p.add_argument("--json", action="store_true", help="print one JSON object (loss, bpc, perplexity, characters)")
+    p.add_argument("--classifier", metavar="RUN",
+                   help="instead: judge the run's samples with a classifier run (rnn-tf classify train on the real "
+                        "data): the share of samples drawn for each label that it assigns to that label, beside its "
+                        "recall on real texts (an unconditioned run: the share per label, beside the prior)")
+    p.add_argument("--num-samples", type=int, default=200, help="with --classifier: samples per label (default: 200)")
+    p.add_argument("--temperature", type=float, default=1.0, help="with --classifier: temperature (default: 1.0)")
+    p.add_argument("--seed", type=int, help="with --classifier: makes the samples reproducible")
     p.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args) -> int:
+    if args.classifier:
+        if args.corpus:
+            raise UserError("--classifier judges samples, --corpus scores a corpus: give one of them")
+        r = TASK.module().sample_match(args.run_dir, args.classifier, args.num_samples, args.temperature, args.seed,
+                                       args.weights)
+        if args.json:
+            print(json.dumps(r))
+            return 0
+        key = "classified_as_requested" if r["conditioned"] else "classified_as"
+        print(f"{r['samples']} samples at temperature {r['temperature']:g}, judged by {r['classifier']}")
+        print(f"{'label':<24} {'samples':>8} {'real (recall)':>14} {'prior':>7}")
+        for label, v in r["labels"].items():
+            print(f"{label[:24]:<24} {v[key]:8.1%} {v['classifier_recall']:14.1%} {v['prior']:7.1%}")
+        if "novelty" in r:
+            print(f"novelty {r['novelty']:.1%}, ended before the cap {r['ended']:.1%}")
+        return 0
     r = TASK.module().evaluate_textgen(args.run_dir, args.weights, args.corpus)
     if args.json:
         print(json.dumps(r))
-    else:
-        print(f"{r['source']}: {r['tokens']:,} {r['level']}s predicted\n"
-              f"loss {r['loss']:.4f} nats/{r['level']}, {r['bpc']:.4f} bits/{r['level']}, "
-              f"perplexity {r['perplexity']:.3f}")
+        return 0
+    print(f"{r['source']}: {r['tokens']:,} {r['level']}s predicted\n"
+          f"loss {r['loss']:.4f} nats/{r['level']}, {r['bpc']:.4f} bits/{r['level']}, "
+          f"perplexity {r['perplexity']:.3f}")
+    for label, v in r.get("per_label", {}).items():
+        print(f"  {label}: {v['tokens']:,} {r['level']}s, {v['bpc']:.4f} bits/{r['level']}")
     return 0
 
 
