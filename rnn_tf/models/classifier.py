@@ -14,7 +14,7 @@ import keras
 
 from rnn_tf.names import BOW_HEADS, CLASSIFIER_MODELS as MODELS, POOLINGS
 from rnn_tf.models.cells import recurrent_layer
-from rnn_tf.models.layers import AttentionPooling, BagOfWords, MaskedPooling
+from rnn_tf.models.layers import AttentionPooling, BagOfWords, Dropout, MaskedPooling
 
 
 
@@ -48,9 +48,9 @@ def build_classifier(
     if model == "bow":
         x = BagOfWords(vocab_size, bow_weighting, name="bag_of_words")(ids)
         if bow_head == "mlp":
-            x = keras.layers.Dropout(dropout, name="bow_dropout")(x)
+            x = Dropout(dropout, name="bow_dropout")(x)
             x = keras.layers.Dense(units, activation="relu", name="hidden")(x)
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        x = Dropout(dropout, name="dropout")(x)
         probs = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)
         return keras.Model(ids, probs, name=f"bow_{bow_head}_classifier")
 
@@ -68,7 +68,7 @@ def build_classifier(
             for k in kernel_sizes
         ]
         x = branches[0] if len(branches) == 1 else keras.layers.Concatenate(name="features")(branches)
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        x = Dropout(dropout, name="dropout")(x)
         probs = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)
         return keras.Model(ids, probs, name="cnn_classifier")
 
@@ -83,12 +83,12 @@ def build_classifier(
             rnn = keras.layers.Bidirectional(rnn, name=f"birnn_{i + 1}")
         x = rnn(x)
         if dropout and not last:
-            x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
+            x = Dropout(dropout, name=f"dropout_{i + 1}")(x)
     if pooling in ("mean", "max"):
         x = MaskedPooling(pooling, name=f"{pooling}_pooling")(x)
     elif pooling == "attention":
         x = AttentionPooling(units, name="attention_pooling")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    x = Dropout(dropout, name="dropout")(x)
     probs = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)
     kind = ("bi" if bidirectional else "") + cell
     return keras.Model(ids, probs, name=f"{kind}_{pooling}_classifier")

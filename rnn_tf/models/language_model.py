@@ -35,6 +35,7 @@ from keras import ops
 from rnn_tf.models.cells import cell_spec, recurrent_layer, state_sizes
 from rnn_tf.models.fast_rnn import FastRecurrence, TokenStep
 from rnn_tf.names import CONDITION_MODES
+from rnn_tf.models.layers import Dropout
 
 
 
@@ -104,7 +105,7 @@ def build_language_model(
                             implementation=implementation) for i in range(layers)]
     for rnn in rnns:  # Keras names every cell "<kind>_cell"; the step view needs unique names
         rnn.cell.name = f"{rnn.name}_cell"
-    drops = [keras.layers.Dropout(dropout, name=f"dropout_{i + 1}") for i in range(layers)]
+    drops = [Dropout(dropout, name=f"dropout_{i + 1}") for i in range(layers)]
     logits = keras.layers.Dense(vocab_size, name="logits")
     conditioned = num_labels > 0
     by_input = conditioned and condition_mode == "input"

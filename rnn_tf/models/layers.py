@@ -10,6 +10,31 @@ from rnn_tf.names import ATTENTIONS
 
 
 @keras.saving.register_keras_serializable(package="rnn_tf")
+class Dropout(keras.layers.Dropout):
+    """``keras.layers.Dropout`` whose mask is drawn with the Philox generator named explicitly.
+
+    Keras draws it with TensorFlow's default stateless generator, and under XLA on a CPU (the text
+    generator compiles its whole training step) that default ran ~30x slower than Philox asked for by
+    name: 434 ms against 15 ms for one (64, 100, 256) mask, which made a training step with dropout 4-5x
+    slower than one without. The same seed generator (saved with the run) drives it, so resuming stays
+    exact. Named ``Dropout`` like Keras's: a weights file names layers after their class."""
+
+    def call(self, inputs, training=False):
+        if not training or self.rate <= 0:
+            return inputs
+        import tensorflow as tf
+
+        if self.rate >= 1.0:
+            return tf.zeros_like(inputs)
+        seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1), tf.int32)
+        noise_shape = None
+        if self.noise_shape is not None:
+            noise_shape = [tf.shape(inputs)[i] if d is None else d for i, d in enumerate(self.noise_shape)]
+        return tf.nn.experimental.stateless_dropout(inputs, rate=self.rate, seed=seed, rng_alg="philox",
+                                                    noise_shape=noise_shape)
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
 class MaskedPooling(keras.layers.Layer):
     """Mean or max over time that ignores padded steps (the mask comes from ``Embedding(mask_zero)``)."""
 

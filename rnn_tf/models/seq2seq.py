@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import keras
 
 from rnn_tf.models.cells import cell_spec, recurrent_layer
-from rnn_tf.models.layers import DropMask, SequenceAttention
+from rnn_tf.models.layers import DropMask, Dropout, SequenceAttention
 from rnn_tf.names import ATTENTIONS, SEQ2SEQ_CELLS
 
 
@@ -67,7 +67,7 @@ def build_seq2seq(
         rnn.cell.name = f"{rnn.name}_cell"
     attend = None if attention == "none" else SequenceAttention(attention, units, name="attention")
     attentional = None if attend is None else keras.layers.Dense(units, activation="tanh", name="attentional")
-    drop = keras.layers.Dropout(dropout, name="dropout")
+    drop = Dropout(dropout, name="dropout")
     logits_layer = keras.layers.Dense(target_vocab, name="logits")
 
     # --- encoder view ---

@@ -36,7 +36,7 @@ from __future__ import annotations
 import keras
 
 from rnn_tf.models.cells import cell_spec, recurrent_layer
-from rnn_tf.models.layers import DropMask
+from rnn_tf.models.layers import DropMask, Dropout
 from rnn_tf.names import EMBEDDING_INITS
 
 
@@ -119,7 +119,7 @@ def build_tagger(
                                             embeddings_initializer=init())(inputs[name]))
 
     x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="token_features")(parts)
-    x = keras.layers.Dropout(dropout, name="input_dropout")(x)
+    x = Dropout(dropout, name="input_dropout")(x)
     # Keras's Concatenate merges its inputs' masks with "any", and the char and feature parts carry none
     # (all true), so after it every step would count as real: the word mask is handed on explicitly.
     word_mask = keras.ops.not_equal(inputs["words"], 0)
@@ -128,7 +128,7 @@ def build_tagger(
         if bidirectional:
             rnn = keras.layers.Bidirectional(rnn, name=f"birnn_{i + 1}")
         x = rnn(x, mask=word_mask)
-        x = keras.layers.Dropout(dropout, name="dropout" if i == layers - 1 else f"dropout_{i + 1}")(x)
+        x = Dropout(dropout, name="dropout" if i == layers - 1 else f"dropout_{i + 1}")(x)
     logits = keras.layers.Dense(num_tags, name="tags")(x)  # the same Dense at every step: (B, T, num_tags)
     logits = DropMask(name="unmasked_logits")(logits)  # the loss and the accuracy mask padding themselves
     return keras.Model(inputs, logits, name=f"{'bi' if bidirectional else ''}{cell}_tagger")
