@@ -199,3 +199,22 @@ def test_a_conditioned_stream_run_labels_every_window_by_its_document(tmp_path, 
                          capsys)
     assert code == 0
     assert [s["condition"] for s in out["samples"]] == ["neg", "pos"]
+
+
+def test_a_classifier_judges_whether_samples_carry_their_label(letters_run, tmp_path):
+    from rnn_tf.errors import UserError
+    from rnn_tf.textgen import sample_match
+
+    run, _, table = letters_run
+    judge = dict(model="bow", level="char", epochs=3, batch_size=8, seed=1, learning_rate=0.05)
+    train_run("classify", tmp_path / "judge", dict(judge, data=str(table)))
+    result = sample_match(str(run), str(tmp_path / "judge"), num_samples=20, temperature=0.5, seed=1)
+    assert result["conditioned"] and result["samples"] == 40
+    for label in ("a", "b"):
+        figures = result["labels"][label]
+        assert figures["classified_as_requested"] >= 0.9 and 0 < figures["prior"] < 1
+    assert result["ended"] > 0.5 and 0.0 <= result["novelty"] <= 1.0
+    other = write_table(tmp_path / "other.csv", [("x" * (1 + i % 4), "xy"[i % 2]) for i in range(40)])
+    train_run("classify", tmp_path / "other", dict(judge, data=str(other)))
+    with pytest.raises(UserError, match="does not know the label 'a'"):
+        sample_match(str(run), str(tmp_path / "other"), num_samples=2)
