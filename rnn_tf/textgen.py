@@ -375,7 +375,7 @@ def _line_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None, 
 def _summed_loss(model: keras.Model, dataset: tf.data.Dataset) -> tuple[float, float, dict]:
     """(summed loss, summed weight, {label id: (loss, weight)}) over a dataset of (inputs, targets,
     weights); the per-label sums are empty unless the inputs are (ids, label ids)."""
-    @tf.function
+    @tf.function(reduce_retracing=True)  # line mode's batches are trimmed to their longest item
     def batch_sums(x, y, w):
         logits = model(x, training=False)
         losses = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True) * w
