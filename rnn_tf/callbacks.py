@@ -4,6 +4,8 @@
   ``samples.txt``.
 * ``SampleTranslations``: after every epoch, print a few held-out sentences with the model's current
   (greedy) translations and their references, and append them to ``samples.txt``.
+* ``TensorBoardLog``: after every committed epoch, its history row as TensorBoard scalars (and the
+  epoch's samples as text) under ``RUN/tensorboard``.
 * ``RunCheckpoint``: after every epoch, save weights + optimizer state, the best weights by validation
   loss, a history row (with bits per character and perplexity), then commit the epoch in ``state.json``.
   An epoch whose loss is not finite is not saved, and training stops (the last good epoch stays).
@@ -237,3 +239,46 @@ def check_free_space(model: keras.Model, folder: str) -> None:
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
+
+
+class TensorBoardLog(keras.callbacks.Callback):
+    """After every committed epoch (it runs after ``RunCheckpoint``): every number of the epoch's
+    ``history.csv`` row (loss, bits per token, accuracy, learning rate, the global gradient norm's mean
+    and largest, seconds) as a TensorBoard scalar at step = epoch, and the epoch's part of
+    ``samples.txt`` as text. What TensorBoard shows is what the run folder holds; a resumed run writes
+    to the same folder, so its curves go on where they stopped."""
+
+    def __init__(self, run: RunDir):
+        super().__init__()
+        self.run = run
+        self._writer = None
+
+    def _summaries(self):
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.run.tensorboard)
+        return self._writer
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        rows = [r for r in self.run.read_history() if r.get("epoch") == str(epoch + 1)]
+        if not rows:  # not committed (diverged): nothing to show
+            return
+        with self._summaries().as_default(step=epoch + 1):
+            for name, value in rows[-1].items():
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    continue
+                if name not in ("epoch", "step") and math.isfinite(number):
+                    tf.summary.scalar(name, number)
+            text = self.run.epoch_samples(epoch + 1)
+            if text:
+                tf.summary.text("samples", tf.constant("    " + text.replace("\n", "\n    ")))  # markdown: verbatim
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()

@@ -14,7 +14,6 @@ stopped being finite exits with code 1 after saying which epoch it kept.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -66,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="rnn-tf", description="Train, resume and use recurrent networks on text.")
     parser.add_argument("--version", action="version", version=f"rnn-tf {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up messages (by default the ones that only say there is no "
+                             "GPU or which CPU instructions it uses are hidden; warnings and errors always show)")
     groups = parser.add_subparsers(dest="task_name", required=True, metavar="TASK")
     for task in TASKS.values():
         group = groups.add_parser(task.name, help=task.help, description=task.description)
@@ -96,7 +98,10 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    if not getattr(args, "light", False):  # every command but the light ones runs TensorFlow
+        from rnn_tf.quiet import start_tensorflow
+
+        start_tensorflow(args.verbose)
     warnings.showwarning = _show_warning
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None

@@ -84,13 +84,14 @@ class RunConfig:
     learning_rate: float = 1e-3
     clipnorm: float = 5.0  # clip the global gradient norm; 0 switches clipping off
     patience: int = 0  # stop after this many epochs without a lower val_loss (0: never stop early)
+    tensorboard: bool = False  # log every epoch's figures (and samples) under RUN/tensorboard
     seed: int | None = None  # None: drawn at random and saved here
     task: str = ""
 
     TASK = ""
     CELLS = names.CELLS  # the cells this task's factory accepts
     # what --resume may change (the implementation computes the same model, so it may change too)
-    RESUMABLE: typing.ClassVar[tuple[str, ...]] = ("epochs", "patience", "rnn_implementation")
+    RESUMABLE: typing.ClassVar[tuple[str, ...]] = ("epochs", "patience", "rnn_implementation", "tensorboard")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

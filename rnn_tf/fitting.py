@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import keras
 
-from rnn_tf.callbacks import RunCheckpoint, logged_columns, out_of_patience, rng_variables
+from rnn_tf.callbacks import RunCheckpoint, TensorBoardLog, logged_columns, out_of_patience, rng_variables
 from rnn_tf.config import RunConfig
 from rnn_tf.errors import UserError
 from rnn_tf.integrity import verify
@@ -217,10 +217,11 @@ def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: 
     checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
                                columns=columns, patience=cfg.patience, max_loss=max_loss,
                                resumable=cfg.RESUMABLE)
+    after = [TensorBoardLog(run)] if cfg.tensorboard else []  # reads what the checkpoint committed
     if done < cfg.epochs:
         model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
                   validation_data=validation_data, validation_steps=validation_steps,
-                  callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks, checkpoint], verbose=verbose,
+                  callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks, checkpoint, *after], verbose=verbose,
                   shuffle=False)  # every task's dataset does its own, resumable shuffling
     final = run.read_state()
     if load_best and not checkpoint.stopped_on_nan:

@@ -7,6 +7,7 @@ of the parsed flags.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -33,6 +34,10 @@ def add_shared_settings(p, defaults, *, cells, unit_help: str = "units per recur
     p.add_argument("--learning-rate", type=float, help=f"{optimizer} learning rate (default: {d.learning_rate})")
     p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {d.clipnorm})")
     p.add_argument("--patience", type=int, help="stop after N epochs without a lower val_loss; 0 = never (default: 0)")
+    p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction,
+                   help="log every epoch's loss, metrics, learning rate and gradient norms (and the text "
+                        "generator's samples) to RUN/tensorboard, for 'tensorboard --logdir RUN'; a resumed run "
+                        "appends (default: off)")
 
 
 def add_start_arguments(p, *, folder: str, what: str, default: str, seeded: str) -> None:

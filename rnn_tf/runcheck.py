@@ -55,7 +55,7 @@ def add_runs_commands(sub) -> None:
                                    "Exit 0 when it is intact, 2 when a file it needs is missing or changed.")
     p.add_argument("run_dir", metavar="RUN", help="a run folder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=run_check)
+    p.set_defaults(handler=run_check, light=True)  # hashes files: no TensorFlow
 
 
 def run_check(args) -> int:

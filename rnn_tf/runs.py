@@ -49,6 +49,7 @@ class RunDir:
     char_vocab, baseline = _file("char_vocab.json"), _file("baseline.json")  # tagging
     metrics, confusion, folds = _file("metrics.json"), _file("confusion.png"), _file("folds.json")
     best_weights, checkpoints = _file("best.weights.h5"), _file("checkpoints")
+    tensorboard = _file("tensorboard")  # TensorBoard's event files (--tensorboard)
     del _file
 
     def feature_vocab(self, k: int) -> str:
@@ -234,6 +235,19 @@ class RunDir:
                 write_atomic(self.samples, text[:cut])
                 return
 
+    def epoch_samples(self, epoch: int) -> str:
+        """The block of ``samples.txt`` that epoch ``epoch`` wrote ("" if none)."""
+        if not os.path.isfile(self.samples):
+            return ""
+        with open(self.samples, encoding="utf-8") as f:
+            text = f.read()
+        headers = list(_SAMPLE_HEADER.finditer(text))
+        for k, match in enumerate(headers):
+            if int(match.group(1)) == epoch:
+                end = headers[k + 1].start() if k + 1 < len(headers) else len(text)
+                return text[match.start():end].strip("\n")
+        return ""
+
     def remove_partials(self) -> list[str]:
         """Delete what an interrupted writer left behind (``*.partial-PID.weights.h5``, ``*.PID.tmp``);
         only a writer holding the run's lock may call it. Returns the paths removed."""
@@ -260,7 +274,7 @@ class RunDir:
             writer.writerow(row)
 
 
-_SAMPLE_HEADER = re.compile(r"^-{5} (?:samples|translations|tags) after epoch (\d+)\b", re.M)
+_SAMPLE_HEADER = re.compile(r"^-{5} (?:samples|items|translations|tags) after epoch (\d+)\b", re.M)
 
 
 def damaged(path: str, why: str) -> str:

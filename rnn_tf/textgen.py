@@ -1,5 +1,6 @@
-"""Text generation: corpus -> vocabulary -> datasets -> language model -> the training lifecycle ->
-run folder; and a run's held-out loss in nats, bits per character and perplexity.
+"""Text generation: corpus -> vocabulary -> datasets (``textgen_data``) -> language model -> the
+training lifecycle -> run folder; a run's held-out loss in nats, bits per character and perplexity
+(per label, for a conditioned run), and how well its samples carry their labels (``sample_match``).
 
 ``train`` starts a new run or resumes one (``fitting`` holds the lifecycle every task shares); after
 every epoch ``SampleText`` prints samples at several temperatures. ``evaluate_textgen`` predicts every
@@ -19,19 +20,14 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from rnn_tf.callbacks import SampleText, bits, language_model_columns, perplexity
-from rnn_tf.corpora import join_documents, load_corpus, split_documents
-from rnn_tf.datasets import (
-    evaluation_dataset, item_dataset, item_rows, language_model_dataset, lm_windows, track_dataset, track_shape,
-)
+from rnn_tf.datasets import track_shape
 from rnn_tf.errors import UserError
-from rnn_tf.items import as_documents, load_items, split_items
 from rnn_tf.fitting import (
     RMSprop, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
 )
@@ -41,123 +37,11 @@ from rnn_tf.models.language_model import LanguageModel, build_language_model
 from rnn_tf.runs import RunDir
 from rnn_tf.sampling import Sampler
 from rnn_tf.tasks.textgen import TASK, TextgenConfig
+from rnn_tf.textgen_data import (  # noqa: F401  (prepare_textgen_data, TextgenData: the Python API)
+    TextgenData, line_evaluation, prepare_textgen_data, stream_evaluation, training_items, training_stream,
+    validation_stream,
+)
 from rnn_tf.vocab import Vocabulary
-
-
-@dataclass
-class TextgenData:
-    vocab: Vocabulary
-    train_ids: np.ndarray | None  # one stream of ids (None in line mode)
-    val_ids: np.ndarray | None
-    default_prime: str
-    # conditioned stream: the label id of every token of train_ids / val_ids
-    train_labels: np.ndarray | None = None
-    val_labels: np.ndarray | None = None
-    # line mode: item_rows of the training and held-out items, and each row's label id
-    train_rows: np.ndarray | None = None
-    val_rows: np.ndarray | None = None
-    train_row_labels: np.ndarray | None = None
-    val_row_labels: np.ndarray | None = None
-    train_texts: frozenset[str] = frozenset()  # line mode: the training items, for --novel
-    cut: int = 0  # line mode: items cut to --seq-len tokens
-
-    @property
-    def n_train(self) -> int:
-        """Training tokens (line mode: training items)."""
-        return len(self.train_rows) if self.train_rows is not None else len(self.train_ids)
-
-
-def label_ids_of(items, cfg: TextgenConfig) -> np.ndarray | None:
-    """The label id of every item (None unconditioned); a label the run does not know is an error."""
-    if cfg.condition_on is None:
-        return None
-    index = {label: i for i, label in enumerate(cfg.labels)}
-    unknown = sorted({i.label for i in items} - set(index))
-    if unknown:
-        raise UserError(f"the corpus has labels the run was not trained with ({', '.join(unknown[:5])}): "
-                        "it changed since; start a new run")
-    return np.array([index[i.label] for i in items], np.int32)
-
-
-def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) -> TextgenData:
-    """Load and split the corpus, build the vocabulary from the training documents only (unless one
-    is given), and encode both splits as int32 ids. Checks that both splits fill at least one window.
-    A new conditioned run's ``cfg.labels`` is set here (sorted), a resumed run's is checked."""
-    if cfg.lines:
-        return _prepare_lines(cfg, vocab)
-    if cfg.condition_on is None:
-        train_docs, val_docs = split_documents(load_corpus(cfg.corpus), cfg.val_fraction)
-        doc_labels = None
-    else:
-        items = load_items(cfg.corpus, False, cfg.condition_on, cfg.text_column, cfg.label_column)
-        if vocab is None:
-            cfg.labels = sorted({i.label for i in items})
-        labels = label_ids_of(items, cfg)
-        train_docs, val_docs = split_documents(as_documents(items), cfg.val_fraction)
-        doc_labels = [labels[: len(train_docs)], labels[len(train_docs):]]
-    train_text = join_documents(train_docs)
-    if vocab is None:
-        vocab = Vocabulary.build(train_text, cfg.level, cfg.max_vocab)
-    elif vocab.level != cfg.level:
-        raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
-    train_ids, train_labels = _encode_documents(vocab, train_docs, None if doc_labels is None else doc_labels[0])
-    lm_windows(train_ids, cfg.seq_len)  # raises a clear error when the corpus is too short
-    if cfg.stateful:
-        track_shape(len(train_ids), cfg.seq_len, cfg.batch_size)  # every track fills a window
-    val_ids = val_labels = None
-    if val_docs:
-        val_ids, val_labels = _encode_documents(vocab, val_docs, None if doc_labels is None else doc_labels[1])
-        if (len(val_ids) - 1) // cfg.seq_len < 1:
-            raise UserError(
-                f"the held-out documents have {len(val_ids)} tokens, fewer than one window of "
-                f"{cfg.seq_len + 1}: use a longer corpus, a smaller --seq-len or a larger validation share"
-            )
-    first = train_docs[0].text.lstrip()
-    prime = first[: first.find("\n")] if 0 < first.find("\n") <= 80 else first[:40]
-    return TextgenData(vocab, train_ids, val_ids, prime, train_labels, val_labels)
-
-
-def _encode_documents(vocab: Vocabulary, docs, labels) -> tuple[np.ndarray, np.ndarray | None]:
-    """The ids of ``join_documents(docs)``; with ``labels`` (one id per document) also the label id of
-    every token: a document's tokens, and the blank line before the next one, carry its label."""
-    if labels is None:
-        return vocab.encode(join_documents(docs)), None
-    separator = vocab.encode("\n\n")
-    parts, part_labels = [], []
-    for n, (doc, label) in enumerate(zip(docs, labels)):
-        ids = vocab.encode(doc.text.strip("\n"))
-        if n < len(docs) - 1:
-            ids = np.concatenate([ids, separator])
-        parts.append(ids)
-        part_labels.append(np.full(len(ids), label, np.int32))
-    return np.concatenate(parts).astype(np.int32), np.concatenate(part_labels)
-
-
-def _prepare_lines(cfg: TextgenConfig, vocab: Vocabulary | None) -> TextgenData:
-    """Line mode: items held out whole (a seeded share of every label's), rows of start token, item,
-    end token, the line break being both tokens."""
-    items = load_items(cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column)
-    if cfg.condition_on is not None and vocab is None:
-        cfg.labels = sorted({i.label for i in items})
-    train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed or 0)
-    if vocab is None:
-        vocab = Vocabulary.build("\n".join(["", *(i.text for i in train_items)]), cfg.level, cfg.max_vocab)
-    elif vocab.level != cfg.level:
-        raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
-    boundary = vocab.stoi.get("\n")
-    if boundary is None:
-        raise UserError("the vocabulary has no line break, line mode's start and end token: start a new run")
-    train_rows, cut = item_rows([vocab.encode(i.text) for i in train_items], boundary, cfg.seq_len)
-    val_rows = val_labels = None
-    if val_items:
-        val_rows, _ = item_rows([vocab.encode(i.text) for i in val_items], boundary, cfg.seq_len)
-        val_labels = label_ids_of(val_items, cfg)
-    if len(train_rows) < cfg.batch_size:
-        raise UserError(f"{len(train_rows)} training lines are fewer than one batch of {cfg.batch_size}: use a "
-                        "smaller --batch-size or more lines")
-    return TextgenData(vocab, None, None, "", train_rows=train_rows, val_rows=val_rows,
-                       train_row_labels=label_ids_of(train_items, cfg), val_row_labels=val_labels,
-                       train_texts=frozenset(i.text for i in train_items), cut=cut)
 
 
 def make_language_model(cfg: TextgenConfig, vocab_size: int) -> LanguageModel:
@@ -252,29 +136,6 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
 ITEMS_PER_EPOCH = 6  # line mode: items printed per temperature (and label) after every epoch
 
 
-def training_stream(cfg: TextgenConfig, data: TextgenData, start_step: int = 0) -> tf.data.Dataset:
-    """Batch k of training, a function of (seed, k): shuffled windows (with their labels when
-    conditioned), whole items in line mode, or with ``--stateful`` each row's track in order."""
-    if cfg.lines:
-        return item_dataset(data.train_rows, cfg.batch_size, labels=data.train_row_labels, seed=cfg.seed,
-                            start_step=start_step)
-    if cfg.stateful:
-        return track_dataset(data.train_ids, cfg.seq_len, cfg.batch_size, start_step=start_step)
-    return language_model_dataset(data.train_ids, cfg.seq_len, cfg.batch_size, seed=cfg.seed, start_step=start_step,
-                                  labels=data.train_labels)
-
-
-def validation_stream(cfg: TextgenConfig, data: TextgenData) -> tf.data.Dataset | None:
-    """The held-out windows (line mode: items) once, in order; None when nothing is held out."""
-    if cfg.lines:
-        return None if data.val_rows is None else item_dataset(data.val_rows, cfg.batch_size, train=False,
-                                                                labels=data.val_row_labels)
-    if data.val_ids is None:
-        return None
-    return language_model_dataset(data.val_ids, cfg.seq_len, cfg.batch_size, shuffle=False, repeat=False,
-                                  labels=data.val_labels)
-
-
 def _sizes(cfg: TextgenConfig, data: TextgenData) -> str:
     if cfg.lines:
         held = 0 if data.val_rows is None else len(data.val_rows)
@@ -300,12 +161,6 @@ def _tracks(cfg: TextgenConfig, data: TextgenData) -> str:
 train_textgen = train  # the name the Python API has always had
 
 
-def training_items(cfg: TextgenConfig) -> frozenset[str]:
-    """Line mode: the text of every training item of a run (what ``generate --novel`` compares with)."""
-    items = load_items(cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column)
-    return frozenset(i.text for i in split_items(items, cfg.val_fraction, cfg.seed or 0)[0])
-
-
 def load_textgen_run(run_dir: str, weights: str = "best") -> tuple[TextgenConfig, Vocabulary, LanguageModel]:
     """Everything needed to sample from or evaluate a run, from the run folder alone."""
     run = RunDir(run_dir)
@@ -324,9 +179,9 @@ def evaluate_textgen(run_dir: str, weights: str = "best", corpus: str | None = N
     each text scored under its own label."""
     cfg, vocab, lm = load_textgen_run(run_dir, weights)
     if cfg.lines:
-        dataset, source, characters = _line_evaluation(cfg, vocab, corpus, batch_size)
+        dataset, source, characters = line_evaluation(cfg, vocab, corpus, batch_size)
     else:
-        dataset, source, characters = _stream_evaluation(cfg, vocab, corpus, batch_size)
+        dataset, source, characters = stream_evaluation(cfg, vocab, corpus, batch_size)
     total, count, groups = _summed_loss(lm.training, dataset)
     result = _figures(total, count, vocab.level)
     result.update(characters=characters if vocab.level != "char" else int(count), source=source)
@@ -338,38 +193,6 @@ def evaluate_textgen(run_dir: str, weights: str = "best", corpus: str | None = N
 def _figures(total: float, count: float, level: str) -> dict:
     loss = total / count
     return {"loss": loss, "bpc": bits(loss), "perplexity": perplexity(loss), "tokens": int(count), "level": level}
-
-
-def _stream_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None, batch_size: int):
-    if cfg.condition_on:
-        items = load_items(corpus or cfg.corpus, False, cfg.condition_on, cfg.text_column, cfg.label_column)
-        docs, labels = as_documents(items), label_ids_of(items, cfg)
-        if corpus is None:
-            train_docs, docs = split_documents(docs, cfg.val_fraction)
-            labels = labels[len(train_docs):]
-    else:
-        docs, labels = load_corpus(corpus or cfg.corpus), None
-        if corpus is None:
-            docs = split_documents(docs, cfg.val_fraction)[1]
-    if not docs:
-        raise UserError("this run held out no documents (validation fraction 0): pass --corpus to evaluate on")
-    source = corpus or f"held-out documents of {cfg.corpus}"
-    text = join_documents(docs)
-    ids, token_labels = _encode_documents(vocab, docs, labels)
-    vocab.encode(text, warn=True, what=source)  # says how much of the text is unknown to the vocabulary
-    return evaluation_dataset(ids, cfg.seq_len, batch_size, token_labels), source, len(text)
-
-
-def _line_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None, batch_size: int):
-    items = load_items(corpus or cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column)
-    if corpus is None:
-        items = split_items(items, cfg.val_fraction, cfg.seed or 0)[1]
-        if not items:
-            raise UserError("this run held out no lines (validation fraction 0): pass --corpus to evaluate on")
-    source = corpus or f"held-out lines of {cfg.corpus}"
-    rows, _ = item_rows([vocab.encode(i.text) for i in items], vocab.stoi["\n"], cfg.seq_len)
-    dataset = item_dataset(rows, batch_size, labels=label_ids_of(items, cfg), train=False)
-    return dataset, source, sum(len(i.text) + 1 for i in items)
 
 
 def _summed_loss(model: keras.Model, dataset: tf.data.Dataset) -> tuple[float, float, dict]:

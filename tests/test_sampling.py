@@ -103,7 +103,7 @@ def test_a_sample_of_any_length_needs_at_most_two_compiled_loops_and_one_warm_up
     sampler = Sampler(build_language_model(len(vocab), "gru", units=8, embedding_dim=4), vocab, chunk=5)
     warm_ups = []
     warm_up = sampler._warm_up
-    sampler._warm_up = lambda prime: warm_ups.append(prime.shape) or warm_up(prime)
+    sampler._warm_up = lambda prime, labels: warm_ups.append(prime.shape) or warm_up(prime, labels)
     stream = sampler.stream("the ", 23, seed=0)
     assert [len(piece) for (piece,) in stream] == [5, 5, 5, 5, 3]
     assert len(sampler.generate("the ", 48, seed=0)[0].text) == 48  # 9 chunks of 5, then 3
@@ -117,7 +117,10 @@ def generate_command(sampler, monkeypatch):
     import rnn_tf.textgen
     from rnn_tf.cli import main
 
-    monkeypatch.setattr(rnn_tf.textgen, "load_textgen_run", lambda run_dir, weights: (None, sampler.vocab, sampler.model))
+    from rnn_tf.tasks.textgen import TextgenConfig
+
+    monkeypatch.setattr(rnn_tf.textgen, "load_textgen_run",
+                        lambda run_dir, weights: (TextgenConfig(), sampler.vocab, sampler.model))
     init = Sampler.__init__
     monkeypatch.setattr(Sampler, "__init__", lambda self, lm, vocab: init(self, lm, vocab, chunk=8))
     return lambda *flags: main(["textgen", "generate", "--run-dir", "unused", "--prime", "the ", *flags])
@@ -128,8 +131,8 @@ def test_generate_prints_one_sample_piece_by_piece_as_it_is_drawn(sampler, gener
     printed = []  # what had been printed when each chunk was drawn
     stream = Sampler.stream
 
-    def watched(self, *args):
-        for pieces in stream(self, *args):
+    def watched(self, *args, **kwargs):
+        for pieces in stream(self, *args, **kwargs):
             printed.append(capsys.readouterr().out)
             yield pieces
 
@@ -142,8 +145,8 @@ def test_generate_prints_one_sample_piece_by_piece_as_it_is_drawn(sampler, gener
 def test_ctrl_c_keeps_the_text_printed_so_far(generate_command, monkeypatch, capsys):
     stream = Sampler.stream
 
-    def interrupted(self, *args):
-        pieces = stream(self, *args)
+    def interrupted(self, *args, **kwargs):
+        pieces = stream(self, *args, **kwargs)
         yield next(pieces)
         raise KeyboardInterrupt
 

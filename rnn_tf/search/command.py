@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from rnn_tf.errors import UserError
 from rnn_tf.flags import add_start_arguments, default_folder, settings_from
 from rnn_tf.names import TUNERS
 from rnn_tf.tasks import TASKS, get_task
@@ -56,6 +57,9 @@ def run_tune(args) -> int:
 
         RunDir(args.train_best).check_new()  # refuse before the search, not after it
     settings = settings_from(args, get_task(args.tune_task).config)
+    if settings.get("tensorboard") and not args.train_best:
+        raise UserError("--tensorboard logs a training run, and the search's trials are not runs: add --train-best "
+                        "RUN to log the run trained with the best hyperparameters, or drop --tensorboard")
     result = run_search(args.tune_task, settings, space_file=args.search_space, tuner=args.tuner,
                         max_trials=args.max_trials, executions_per_trial=args.executions_per_trial,
                         objective=args.objective, project_dir=args.project_dir, resume=args.resume,

@@ -58,7 +58,7 @@ class TextgenConfig(RunConfig):
     task: str = "textgen"
 
     TASK = "textgen"
-    RESUMABLE = ("epochs", "patience", "rnn_implementation", "sample_length", "temperatures")
+    RESUMABLE = ("epochs", "patience", "rnn_implementation", "tensorboard", "sample_length", "temperatures")
 
     def validate(self) -> "TextgenConfig":
         from rnn_tf.config import check_choice
