@@ -120,9 +120,13 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, run: RunDir, best_val_loss: float | None = None, best_epoch: int | None = None,
                  stream=None, columns=logged_columns, patience: int = 0, max_loss: float | None = None,
-                 resumable: tuple[str, ...] = ()):
+                 resumable: tuple[str, ...] = (), budget=None):
         super().__init__()
         self.run = run
+        self.budget = budget  # budget.TimeBudget with --max-time: an epoch it cuts is committed as partial
+        self.epoch_steps = None  # the steps this fit's epochs run (fit_run sets it)
+        self.steps_before = 0  # a resumed cut epoch: the steps it ran before
+        self.seconds_before = 0.0  # and the seconds
         self.columns = columns
         self.best_val_loss = best_val_loss
         self.best_epoch = best_epoch
@@ -134,7 +138,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
+        self._started = time.perf_counter() - self.seconds_before
         if hasattr(self.model.optimizer, "reset_gradient_norms"):
             self.model.optimizer.reset_gradient_norms()
 
@@ -152,6 +156,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.stopped_on_nan = True
             self.model.stop_training = True
             print(f"epoch {number}: {why}; stopping without saving this epoch", file=self.stream, flush=True)
+            return
+        if self.budget is not None and self.budget.expired and self.budget.steps_in_epoch < (self.epoch_steps or 0):
+            self._commit_partial(number)
             return
         save_weights_atomic(self.model, self.run.checkpoint(number))
         improved = val_loss is not None and (self.best_val_loss is None or val_loss < self.best_val_loss)
@@ -182,6 +189,23 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.model.stop_training = True
             print(f"no lower val_loss for {self.patience} epochs (best: epoch {self.best_epoch}): stopping early",
                   file=self.stream, flush=True)
+
+
+    def _commit_partial(self, number: int) -> None:
+        """The time budget ran out inside epoch ``number``: save where it stands (see ``budget``)."""
+        from rnn_tf.budget import PARTIAL_CHECKPOINT, format_duration, partial_record
+        from rnn_tf.integrity import sha256_file
+
+        path = os.path.join(self.run.checkpoints, PARTIAL_CHECKPOINT)
+        save_weights_atomic(self.model, path)
+        done = self.steps_before + self.budget.steps_in_epoch
+        state = self.run.read_state()
+        state["partial"] = {**partial_record(self.model, self.budget, number, done, time.perf_counter() - self._started),
+                            "sha256": sha256_file(path)}
+        self.run.write_json(self.run.state, state)  # the commit point
+        total = self.steps_before + self.epoch_steps
+        print(f"time budget ({format_duration(self.budget.seconds)}) used up after step {done} of {total} of epoch "
+              f"{number}: saved where it stands; continue with --resume", file=self.stream, flush=True)
 
 
 def gradient_norm_columns(optimizer) -> dict:

@@ -204,7 +204,7 @@ def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict
           f"run folder '{run.path}'", file=stream, flush=True)
     result = fit_run(run, cfg, model, state, done, train_ds, steps=steps, validation_data=val_ds,
                      outputs=len(cfg.labels), verbose=verbose, stream=stream)
-    if not result.stopped_on_nan:
+    if not (result.stopped_on_nan or result.cut):  # a cut run is scored when it ends
         result.report = score(model, vocab, cfg, test, f"the test split of {cfg.data}")
         write_report(run, result.report, cfg.labels, stream)
     return result

@@ -47,6 +47,10 @@ def run_train(args) -> int:
             hint = f"no epoch{where} was saved: start again with --overwrite and a lower --learning-rate"
         print(f"error: training diverged (the loss is not finite); {hint}", file=sys.stderr)
         return 1
+    if result.cut:  # --max-time: what is saved is complete; the run goes on with --resume
+        print(f"stopped by --max-time with {result.epochs_done} whole epoch(s) saved: continue with "
+              f"rnn-tf {task.name} train --run-dir {result.run_dir} --resume")
+        return 0
     print(task.done_hint(result))
     return 0
 

@@ -85,13 +85,16 @@ class RunConfig:
     clipnorm: float = 5.0  # clip the global gradient norm; 0 switches clipping off
     patience: int = 0  # stop after this many epochs without a lower val_loss (0: never stop early)
     tensorboard: bool = False  # log every epoch's figures (and samples) under RUN/tensorboard
+    max_time: float | None = None  # seconds of training before stopping (mid-epoch if need be); None: no limit
     seed: int | None = None  # None: drawn at random and saved here
     task: str = ""
 
     TASK = ""
     CELLS = names.CELLS  # the cells this task's factory accepts
     # what --resume may change (the implementation computes the same model, so it may change too)
-    RESUMABLE: typing.ClassVar[tuple[str, ...]] = ("epochs", "patience", "rnn_implementation", "tensorboard")
+    RESUMABLE: typing.ClassVar[tuple[str, ...]] = ("epochs", "patience", "rnn_implementation", "tensorboard",
+                                                   "max_time")
+    PER_COMMAND: typing.ClassVar[tuple[str, ...]] = ("max_time",)  # not carried over by --resume
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -126,6 +129,8 @@ class RunConfig:
             raise UserError(f"--learning-rate {self.learning_rate} is not above 0")
         if not (self.clipnorm >= 0 and math.isfinite(self.clipnorm)):
             raise UserError(f"--clipnorm {self.clipnorm} is negative: use 0 (off) or a positive norm")
+        if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
+            raise UserError(f"--max-time {self.max_time} is not a positive duration: write e.g. 10m")
         if self.patience < 0:
             raise UserError(f"--patience {self.patience} is negative: use 0 (never stop early) or more epochs")
         return self
@@ -147,8 +152,11 @@ class RunConfig:
 
     def resumed_with(self, overrides: dict):
         """This (saved) config with ``overrides`` from a ``--resume`` command line; changing a setting
-        outside ``RESUMABLE`` is an error, since it would silently change the run being continued."""
+        outside ``RESUMABLE`` is an error, since it would silently change the run being continued.
+        ``PER_COMMAND`` settings (the time budget) hold for one command: left out, they are off."""
         data = self.to_dict()
+        for key in self.PER_COMMAND:
+            data[key] = None
         for key, value in overrides.items():
             if key not in data:
                 raise UserError(f"unknown setting '{key}'")

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 
 import keras
 
+from rnn_tf.budget import PARTIAL_CHECKPOINT, PartialEpoch, TimeBudget, format_duration
 from rnn_tf.callbacks import RunCheckpoint, TensorBoardLog, logged_columns, out_of_patience, rng_variables
 from rnn_tf.config import RunConfig
 from rnn_tf.errors import UserError
-from rnn_tf.integrity import verify
+from rnn_tf.integrity import sha256_file, verify
 from rnn_tf.runs import RunDir, copy_atomic
 
 
@@ -105,6 +106,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     report: dict | None = None  # the task's test scores, when it scores one (None after divergence)
     diverged_where: str = ""  # e.g. "fold 2": which part of a run diverged, when it has parts
+    cut: bool = False  # --max-time ran out before the last epoch: no test report; --resume goes on
 
 
 def open_run(run: RunDir, config_cls, settings: dict | None, resume: bool, overwrite: bool):
@@ -131,7 +133,7 @@ def open_run(run: RunDir, config_cls, settings: dict | None, resume: bool, overw
 def check_resumable(run: RunDir, cfg: RunConfig, state: dict) -> int:
     """The epochs done, when the run can train further; otherwise a UserError that says what to do."""
     done = int(state["epoch"])
-    if done < 1:
+    if done < 1 and not state.get("partial"):
         raise UserError(f"run '{run.path}' has no completed epoch to resume: start it again with --overwrite")
     if cfg.epochs <= done:
         raise UserError(
@@ -214,20 +216,41 @@ def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: 
     has diverged as surely as a NaN (weights blown up to 1e30 give finite but meaningless losses)."""
     stream = stream or sys.stdout
     max_loss = DIVERGED_FACTOR * math.log(max(outputs, 2)) if outputs else None
+    budget = TimeBudget(cfg.max_time) if cfg.max_time else None
     checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
                                columns=columns, patience=cfg.patience, max_loss=max_loss,
-                               resumable=cfg.RESUMABLE)
+                               resumable=cfg.RESUMABLE, budget=budget)
     after = [TensorBoardLog(run)] if cfg.tensorboard else []  # reads what the checkpoint committed
-    if done < cfg.epochs:
-        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
-                  validation_data=validation_data, validation_steps=validation_steps,
-                  callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks, checkpoint, *after], verbose=verbose,
-                  shuffle=False)  # every task's dataset does its own, resumable shuffling
+    every = [*([budget] if budget else []), keras.callbacks.TerminateOnNaN(), *callbacks, checkpoint, *after]
+    options = dict(validation_data=validation_data, validation_steps=validation_steps, verbose=verbose,
+                   shuffle=False)  # every task's dataset does its own, resumable shuffling
+    partial = state.get("partial")
+    if partial and done < cfg.epochs:  # first the rest of the epoch a time budget cut short
+        remaining = steps - int(partial["steps_done"])
+        checkpoint.epoch_steps, checkpoint.steps_before = remaining, int(partial["steps_done"])
+        checkpoint.seconds_before = float(partial.get("seconds") or 0.0)
+        model.fit(train_ds, epochs=done + 1, initial_epoch=done, steps_per_epoch=remaining,
+                  callbacks=[PartialEpoch(partial), *every], **options)
+        train_ds = train_ds.skip(remaining)  # the stream goes on where that epoch stopped
+        checkpoint.steps_before, checkpoint.seconds_before = 0, 0.0
+        after_partial = run.read_state()
+        if after_partial.get("partial") or checkpoint.stopped_on_nan or out_of_patience(
+                cfg.patience, int(after_partial["epoch"]), after_partial.get("best_epoch")):
+            done = cfg.epochs  # stopped again (budget, divergence, patience): nothing more this time
+        else:
+            done = int(after_partial["epoch"])
+    if done < cfg.epochs and not (budget and budget.expired):
+        checkpoint.epoch_steps = steps
+        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps, callbacks=every, **options)
     final = run.read_state()
-    if load_best and not checkpoint.stopped_on_nan:
+    cut = bool(final.get("partial")) or (budget is not None and budget.expired and int(final["epoch"]) < cfg.epochs)
+    if budget and budget.expired and not final.get("partial"):
+        print(f"time budget ({format_duration(budget.seconds)}) used up at the end of epoch {final['epoch']}"
+              + ("; continue with --resume" if cut else ""), file=stream, flush=True)
+    if load_best and not checkpoint.stopped_on_nan and int(final["epoch"]) >= 1:
         load_weights(model, run.weights("best"))
     return TrainResult(run.path, cfg, int(final["epoch"]), final.get("best_epoch"), final.get("best_val_loss"),
-                       checkpoint.stopped_on_nan, run.read_history())
+                       checkpoint.stopped_on_nan, run.read_history(), cut=cut)
 
 
 def open_for_reading(run: RunDir, config_cls, weights: str = "best"):
@@ -243,21 +266,28 @@ def restore_checkpoint(run: RunDir, model: keras.Model, epoch: int, stream=None,
     """Load weights *and optimizer state* of ``epoch`` (after checking the run's files against its last
     commit) and drop whatever was written after that commit: history rows, samples, and a best
     weights file that an uncommitted epoch may have replaced."""
-    verify(run, resumable, run.checkpoint(epoch))
+    state = run.read_state()
+    partial = state.get("partial")  # a time budget cut the next epoch short: continue inside it
+    path = os.path.join(run.checkpoints, PARTIAL_CHECKPOINT) if partial else run.checkpoint(epoch)
+    verify(run, resumable, None if partial else path)
+    if partial and (not os.path.isfile(path) or sha256_file(path) != partial.get("sha256")):
+        raise UserError(f"run folder '{run.path}': checkpoints/{PARTIAL_CHECKPOINT} is missing or changed since it "
+                        "was saved: restore it from a copy, or start the run again with --overwrite")
     model.optimizer.build(model.trainable_variables)  # without this the optimizer state is not loaded
-    load_weights(model, run.checkpoint(epoch))
-    best = run.read_state().get("best_epoch")
+    load_weights(model, path)
+    best = state.get("best_epoch")
     if best and os.path.isfile(run.checkpoint(best)):
         copy_atomic(run.checkpoint(best), run.best_weights)
-    saved_rng = run.read_state().get("rng_states") or []
+    saved_rng = (partial or state).get("rng_states") or []
     generators = rng_variables(model)
     if len(saved_rng) == len(generators):  # dropout's generators continue where they stopped
         for variable, value in zip(generators, saved_rng):
             variable.assign(value)
     run.truncate_history(epoch)
     run.truncate_samples(epoch)
-    print(f"resuming '{run.path}' after epoch {epoch} (optimizer step "
-          f"{int(model.optimizer.iterations.numpy())})", file=stream or sys.stdout)
+    where = f"in epoch {partial['epoch']} after its step {partial['steps_done']}" if partial else f"after epoch {epoch}"
+    print(f"resuming '{run.path}' {where} (optimizer step {int(model.optimizer.iterations.numpy())})",
+          file=stream or sys.stdout)
 
 
 def load_weights(model: keras.Model, path: str) -> None:

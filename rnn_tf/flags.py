@@ -34,10 +34,23 @@ def add_shared_settings(p, defaults, *, cells, unit_help: str = "units per recur
     p.add_argument("--learning-rate", type=float, help=f"{optimizer} learning rate (default: {d.learning_rate})")
     p.add_argument("--clipnorm", type=float, help=f"clip the global gradient norm; 0 = off (default: {d.clipnorm})")
     p.add_argument("--patience", type=int, help="stop after N epochs without a lower val_loss; 0 = never (default: 0)")
+    p.add_argument("--max-time", type=_duration, metavar="DURATION",
+                   help="stop training when this much time has passed (600, 90s, 10m, 2h, 1h30m), at the end of "
+                        "the step where it runs out: the epoch so far is saved, and --resume continues exactly "
+                        "from there (default: no limit)")
     p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction,
                    help="log every epoch's loss, metrics, learning rate and gradient norms (and the text "
                         "generator's samples) to RUN/tensorboard, for 'tensorboard --logdir RUN'; a resumed run "
                         "appends (default: off)")
+
+
+def _duration(text: str) -> float:
+    from rnn_tf.budget import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_start_arguments(p, *, folder: str, what: str, default: str, seeded: str) -> None:

@@ -240,7 +240,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
         result = fit_run(run, cfg, model, state, done, train_ds, steps=math.ceil(len(train_part) / cfg.batch_size),
                          validation_data=val_ds, callbacks=[samples], outputs=len(vocabs.tags) + 1,
                          verbose=verbose, stream=stream)
-        if result.stopped_on_nan:
+        if result.stopped_on_nan or result.cut:  # a run cut by --max-time is scored when it ends
             return result
         tag = lambda sentences: predict_tags(model, sentences, vocabs, cfg)  # noqa: E731
     result.report = score(test, tag(test), vocabs, cfg, f"the test split of {cfg.data}")

@@ -155,7 +155,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
           f"epochs {done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
     result = fit_run(run, cfg, model.training, state, done, train_ds, steps=steps, validation_data=val_ds,
                      callbacks=[samples], outputs=len(tgt_vocab), verbose=verbose, stream=stream)
-    if result.stopped_on_nan:
+    if result.stopped_on_nan or result.cut:  # a run cut by --max-time is scored when it ends
         return result
     report = score_pairs(model, src_vocab, tgt_vocab, cfg, data.test, beam_size=1, decoder=decoder)
     report["training_seconds"] = round(sum(float(r["seconds"]) for r in result.history), 1)

@@ -59,6 +59,8 @@ class ClassifyConfig(RunConfig):
         check_choice("bow_weighting", self.bow_weighting, BOW_WEIGHTINGS)
         if self.folds is not None and self.folds < 2:
             raise UserError(f"--folds {self.folds} is too few: use 2 or more (or leave it out)")
+        if self.folds and self.max_time:
+            raise UserError("--max-time cuts one run short, and --folds trains one run per fold: drop one of them")
         self.check_held_out_shares()
         if not self.kernel_sizes or min(self.kernel_sizes) < 1:
             raise UserError(f"--kernel-sizes {self.kernel_sizes} must be one or more widths of 1 or more")

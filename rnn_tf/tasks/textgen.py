@@ -58,7 +58,8 @@ class TextgenConfig(RunConfig):
     task: str = "textgen"
 
     TASK = "textgen"
-    RESUMABLE = ("epochs", "patience", "rnn_implementation", "tensorboard", "sample_length", "temperatures")
+    RESUMABLE = ("epochs", "patience", "rnn_implementation", "tensorboard", "max_time", "sample_length",
+                 "temperatures")
 
     def validate(self) -> "TextgenConfig":
         from rnn_tf.config import check_choice
