@@ -97,10 +97,10 @@ class PartialEpoch(keras.callbacks.Callback):
             norms.assign([now[0], now[1] + previous[1], now[2] + previous[2], max(now[3], previous[3])])
 
 
-def partial_record(model: keras.Model, budget: TimeBudget, epoch: int, steps_done: int, seconds: float) -> dict:
-    """What ``state.json`` keeps of a cut epoch (see the module docstring)."""
-    from rnn_tf.callbacks import rng_states
-
+def partial_record(model: keras.Model, budget: TimeBudget, epoch: int, steps_done: int, seconds: float,
+                   rng: list) -> dict:
+    """What ``state.json`` keeps of a cut epoch (see the module docstring); ``rng``: dropout's generator
+    states (``callbacks.rng_states``)."""
     norms = getattr(model.optimizer, "_norms", None)
     return {
         "epoch": epoch,
@@ -109,5 +109,5 @@ def partial_record(model: keras.Model, budget: TimeBudget, epoch: int, steps_don
         "seconds": seconds,
         "metrics": budget.metric_sums,
         "norms": None if norms is None else keras.ops.convert_to_numpy(norms).tolist(),
-        "rng_states": rng_states(model),
+        "rng_states": rng,
     }

@@ -200,7 +200,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         save_weights_atomic(self.model, path)
         done = self.steps_before + self.budget.steps_in_epoch
         state = self.run.read_state()
-        state["partial"] = {**partial_record(self.model, self.budget, number, done, time.perf_counter() - self._started),
+        record = partial_record(self.model, self.budget, number, done, time.perf_counter() - self._started,
+                                rng_states(self.model))
+        state["partial"] = {**record,
                             "sha256": sha256_file(path)}
         self.run.write_json(self.run.state, state)  # the commit point
         total = self.steps_before + self.epoch_steps
