@@ -177,10 +177,8 @@ class Sampler:
     ) -> list[Sample]:
         """``num_samples`` samples at each temperature (for each of ``conditions``, (label, label id)
         pairs of a conditioned model), all drawn in one batch, prime excluded."""
-        labelled = conditions or [(None, 0)]
-        streams = [(name, float(t)) for name, _ in labelled for t in temperatures for _ in range(num_samples)]
-        pieces = list(self.stream(prime, length, temperatures, num_samples, top_k, top_p, seed,
-                                  [label_id for _, label_id in labelled]))
+        streams, label_ids = _streams(conditions, temperatures, num_samples)
+        pieces = list(self.stream(prime, length, temperatures, num_samples, top_k, top_p, seed, label_ids))
         return [Sample(t, "".join(parts), name) for (name, t), parts in zip(streams, zip(*pieces))]
 
     def items(
@@ -199,11 +197,10 @@ class Sampler:
         (``Sample.ended`` False). All streams (every condition, temperature and sample) form one
         batch, drawn in chunks that stop once every item has ended. ``conditions``: (label, label id)
         pairs of a conditioned model. The text is the item, prime included, end token excluded."""
-        labelled = conditions or [(None, 0)]
-        streams = [(name, float(t)) for name, _ in labelled for t in temperatures for _ in range(num_samples)]
+        streams, label_ids = _streams(conditions, temperatures, num_samples)
         texts = [""] * len(streams)
-        for pieces in self.stream("\n" + prime, length, temperatures, num_samples, top_k, top_p, seed,
-                                  [label_id for _, label_id in labelled], chunk=min(ITEM_CHUNK, length)):
+        for pieces in self.stream("\n" + prime, length, temperatures, num_samples, top_k, top_p, seed, label_ids,
+                                  chunk=min(ITEM_CHUNK, length)):
             texts = [t + p for t, p in zip(texts, pieces)]
             if all("\n" in t for t in texts):
                 break
@@ -212,6 +209,13 @@ class Sampler:
             end = text.find("\n")
             out.append(Sample(temperature, prime + (text if end < 0 else text[:end]), name, end >= 0))
         return out
+
+
+def _streams(conditions, temperatures, num_samples) -> tuple[list[tuple[str | None, float]], list[int]]:
+    """(label, temperature) of every stream in batch order (``stream``'s order), and the label ids."""
+    labelled = conditions or [(None, 0)]
+    return ([(name, float(t)) for name, _ in labelled for t in temperatures for _ in range(num_samples)],
+            [label_id for _, label_id in labelled])
 
 
 def check_sampling_options(temperatures, length, num_samples, top_k, top_p) -> None:
