@@ -231,8 +231,8 @@ def sample_match(run_dir: str, classifier_dir: str, num_samples: int = 200, temp
     real texts of it are; unconditioned samples should land near the prior. Line mode also reports the
     novelty rate (samples that are not training lines). Items are whole items; otherwise samples are
     ``sample_length`` tokens from the run's prime."""
-    from rnn_tf.classify import evaluate_classifier, load_classifier_run, predict_probabilities
-    from rnn_tf.labelled import Example
+    from rnn_tf.classify import load_classifier_run, predict_probabilities, score, split_examples
+    from rnn_tf.labelled import Example, load_labelled
     from rnn_tf.sampling import check_sampling_options
 
     check_sampling_options([temperature], 1, num_samples, 0, 1.0)
@@ -243,7 +243,9 @@ def sample_match(run_dir: str, classifier_dir: str, num_samples: int = 200, temp
         if missing:
             raise UserError(f"the classifier in '{classifier_dir}' does not know the label {missing[0]!r} of this run "
                             f"(it knows {', '.join(ccfg.labels)}): train it on the same labels")
-    test = evaluate_classifier(classifier_dir)["per_class"]
+    judged = split_examples(load_labelled(ccfg.data, ccfg.text_column, ccfg.label_column),
+                            RunDir(classifier_dir).read_split())[2]
+    test = score(classifier, cvocab, ccfg, judged, f"the test split of {ccfg.data}")["per_class"]
     total = sum(r["support"] for r in test.values()) or 1
     sampler = Sampler(lm, vocab)
     conditions = cfg.conditions if cfg.condition_on else None

@@ -98,20 +98,23 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) ->
     return TextgenData(vocab, train_ids, val_ids, prime, train_labels, val_labels)
 
 
-def _encode_documents(vocab: Vocabulary, docs, labels) -> tuple[np.ndarray, np.ndarray | None]:
-    """The ids of ``join_documents(docs)``; with ``labels`` (one id per document) also the label id of
-    every token: a document's tokens, and the blank line before the next one, carry its label."""
+def _encode_documents(vocab: Vocabulary, docs, labels, warn: bool = False,
+                      what: str = "text") -> tuple[np.ndarray, np.ndarray | None]:
+    """The ids of ``join_documents(docs)`` (``warn``: say how much of it the vocabulary lacks); with
+    ``labels`` (one id per document) also the label id of every token: a document's tokens, and the
+    blank line before the next one, carry its label (no token spans a line break, so the joined text's
+    tokens are each document's followed by the separator's)."""
+    ids = vocab.encode(join_documents(docs), warn=warn, what=what)
     if labels is None:
-        return vocab.encode(join_documents(docs)), None
-    separator = vocab.encode("\n\n")
-    parts, part_labels = [], []
-    for n, (doc, label) in enumerate(zip(docs, labels)):
-        ids = vocab.encode(doc.text.strip("\n"))
-        if n < len(docs) - 1:
-            ids = np.concatenate([ids, separator])
-        parts.append(ids)
-        part_labels.append(np.full(len(ids), label, np.int32))
-    return np.concatenate(parts).astype(np.int32), np.concatenate(part_labels)
+        return ids, None
+    separator = len(vocab.tokenize("\n\n"))
+    texts = [d.text.strip("\n") for d in docs]
+    sizes = [(len(t) if vocab.level == "char" else len(vocab.tokenize(t))) + separator for t in texts]
+    sizes[-1] -= separator
+    token_labels = np.repeat(np.asarray(labels, np.int32), sizes)
+    if len(token_labels) != len(ids):
+        raise AssertionError(f"{len(token_labels)} labels for {len(ids)} tokens")
+    return ids, token_labels
 
 
 def _prepare_lines(cfg: TextgenConfig, vocab: Vocabulary | None) -> TextgenData:
@@ -185,8 +188,7 @@ def stream_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None,
         raise UserError("this run held out no documents (validation fraction 0): pass --corpus to evaluate on")
     source = corpus or f"held-out documents of {cfg.corpus}"
     text = join_documents(docs)
-    ids, token_labels = _encode_documents(vocab, docs, labels)
-    vocab.encode(text, warn=True, what=source)  # says how much of the text is unknown to the vocabulary
+    ids, token_labels = _encode_documents(vocab, docs, labels, warn=True, what=source)
     return evaluation_dataset(ids, cfg.seq_len, batch_size, token_labels), source, len(text)
 
 
