@@ -243,6 +243,14 @@ def load_classifier_run(run_dir: str, weights: str = "best") -> tuple[ClassifyCo
     return cfg, vocab, model
 
 
+def serving_module(run_dir: str, weights: str = "best"):
+    """What ``rnn-tf export`` saves: ``serving.ClassifierServing``."""
+    from rnn_tf.serving import ClassifierServing
+
+    cfg, vocab, model = load_classifier_run(run_dir, weights)
+    return ClassifierServing(model, vocab, cfg)
+
+
 def evaluate_classifier(run_dir: str, weights: str = "best", data: str | None = None) -> dict:
     """Scores on the run's own test split, or on ``data`` (its test part if it has one, else all of it).
     For a k-fold run without ``data``: the saved cross-validation summary."""

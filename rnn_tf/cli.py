@@ -63,6 +63,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rnn_tf.export import add_export_command
     from rnn_tf.lab.command import add_lab_commands
     from rnn_tf.runcheck import add_runs_commands
     from rnn_tf.search.command import add_tune_commands
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "problems, clipping", description="Small experiments that show how recurrent "
                             "networks learn and fail to.")
     add_lab_commands(lab.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    add_export_command(groups)
     tune = groups.add_parser("tune", help="hyperparameter search with keras-tuner",
                              description="Hyperparameter search: tune TASK, then train-best.")
     add_tune_commands(tune.add_subparsers(dest="command", required=True, metavar="COMMAND"))

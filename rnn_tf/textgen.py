@@ -171,6 +171,14 @@ def load_textgen_run(run_dir: str, weights: str = "best") -> tuple[TextgenConfig
     return cfg, vocab, lm
 
 
+def serving_module(run_dir: str, weights: str = "best"):
+    """What ``rnn-tf export`` saves: ``serving.TextgenServing``."""
+    from rnn_tf.serving import TextgenServing
+
+    cfg, vocab, lm = load_textgen_run(run_dir, weights)
+    return TextgenServing(lm, vocab, cfg)
+
+
 # --- evaluation ------------------------------------------------------------------------------------
 def evaluate_textgen(run_dir: str, weights: str = "best", corpus: str | None = None,
                      batch_size: int = 64) -> dict:

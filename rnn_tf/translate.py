@@ -229,6 +229,14 @@ def load_translator_run(run_dir: str, weights: str = "best"):
     return cfg, src_vocab, tgt_vocab, model
 
 
+def serving_module(run_dir: str, weights: str = "best"):
+    """What ``rnn-tf export`` saves: ``serving.TranslatorServing``."""
+    from rnn_tf.serving import TranslatorServing
+
+    cfg, source, target, model = load_translator_run(run_dir, weights)
+    return TranslatorServing(model, source, target, cfg)
+
+
 def evaluate_translator(run_dir: str, pairs: str | None = None, beam_size: int = 1, length_penalty: float = 0.6,
                         weights: str = "best", split: str = "test") -> dict:
     """BLEU and chrF on one of the run's splits (test by default), or on every pair of another ``pairs``

@@ -6,7 +6,8 @@ A task brings
   * its other commands (parser + handler pairs: generate, evaluate, predict, ...),
   * its workflow module, named by a string so that ``rnn-tf --help`` never imports TensorFlow; the module
     defines ``train(run_dir, settings, *, resume, overwrite, verbose, stream) -> TrainResult`` and
-    ``prepare_search(config) -> search.hypermodel.SearchData``,
+    ``prepare_search(config) -> search.hypermodel.SearchData`` (and, to be exported,
+    ``serving_module(run_dir, weights) -> tf.Module``: see ``serving.py``),
   * the metrics its training reports besides the loss, and its default search space.
 """
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from typing import Callable
+
+from rnn_tf.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,13 @@ class Task:
 
     def prepare_search(self, cfg):
         return self.module().prepare_search(cfg)
+
+    def serving(self, run_dir: str, weights: str = "best"):
+        """What ``rnn-tf export`` saves: the workflow module's ``serving_module(run_dir, weights)``."""
+        module = self.module()
+        if not hasattr(module, "serving_module"):
+            raise UserError(f"{self.name} runs cannot be exported yet: use them with 'rnn-tf {self.name}'")
+        return module.serving_module(run_dir, weights)
 
     def reported_metrics(self) -> tuple[str, ...]:
         """The metrics training reports (the possible objectives of a search): loss first."""
