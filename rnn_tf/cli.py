@@ -21,6 +21,7 @@ import warnings
 
 from rnn_tf import __version__
 from rnn_tf.errors import UserError
+from rnn_tf.names import STRATEGIES
 from rnn_tf.flags import add_start_arguments, default_folder, settings_from
 from rnn_tf.tasks import TASKS, Task
 
@@ -28,6 +29,9 @@ def add_train(sub, task: Task) -> None:
     """``rnn-tf TASK train``: the same command for every task."""
     p = sub.add_parser("train", help=task.train_help, description=task.train_description)
     task.add_settings(p)
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="tf.distribute: mirrored = every local GPU; multi-worker = one process per machine, the "
+                        "cluster from TF_CONFIG (see the README); --batch-size is the global batch (default: none)")
     add_start_arguments(p, folder="run-dir", what="run", default=f"runs/{task.name}-DATE-TIME",
                         seeded=task.seeded)
     p.set_defaults(handler=run_train, train_task=task)

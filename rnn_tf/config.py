@@ -86,6 +86,7 @@ class RunConfig:
     patience: int = 0  # stop after this many epochs without a lower val_loss (0: never stop early)
     tensorboard: bool = False  # log every epoch's figures (and samples) under RUN/tensorboard
     max_time: float | None = None  # seconds of training before stopping (mid-epoch if need be); None: no limit
+    strategy: str | None = None  # tf.distribute: none | mirrored | multi-worker (distribute.py); None: none
     seed: int | None = None  # None: drawn at random and saved here
     task: str = ""
 
@@ -93,8 +94,8 @@ class RunConfig:
     CELLS = names.CELLS  # the cells this task's factory accepts
     # what --resume may change (the implementation computes the same model, so it may change too)
     RESUMABLE: typing.ClassVar[tuple[str, ...]] = ("epochs", "patience", "rnn_implementation", "tensorboard",
-                                                   "max_time")
-    PER_COMMAND: typing.ClassVar[tuple[str, ...]] = ("max_time",)  # not carried over by --resume
+                                                   "max_time", "strategy")
+    PER_COMMAND: typing.ClassVar[tuple[str, ...]] = ("max_time", "strategy")  # not carried over by --resume
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -131,6 +132,11 @@ class RunConfig:
             raise UserError(f"--clipnorm {self.clipnorm} is negative: use 0 (off) or a positive norm")
         if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
             raise UserError(f"--max-time {self.max_time} is not a positive duration: write e.g. 10m")
+        if self.strategy is not None:
+            check_choice("strategy", self.strategy, names.STRATEGIES)
+            if self.strategy == "multi-worker" and self.max_time is not None:
+                raise UserError("--max-time cannot stop several workers at the same step yet: drop it, or train "
+                                "on one machine")
         if self.patience < 0:
             raise UserError(f"--patience {self.patience} is negative: use 0 (never stop early) or more epochs")
         return self

@@ -62,11 +62,26 @@ class DenseGradients:
         import tensorflow as tf
 
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        replicas = tf.distribute.get_replica_context()
+        summed = replicas is not None and replicas.num_replicas_in_sync > 1
+        if summed:  # tf.distribute: the global batch's gradient first, so norms and clipping are one process's
+            present = [i for i, g in enumerate(grads) if g is not None]
+            for i, g in zip(present, replicas.all_reduce("SUM", [grads[i] for i in present])):
+                grads[i] = g
         norms = getattr(self, "_norms", None)
         if norms is not None:
             norm = tf.linalg.global_norm([g for g in grads if g is not None])
             norms.assign(tf.stack([norm, norms[1] + norm, norms[2] + 1.0, tf.maximum(norms[3], norm)]))
-        return super().apply(grads, trainable_variables)
+        object.__setattr__(self, "_summed", summed)  # read while this step is traced: Keras must not sum again
+        try:
+            return super().apply(grads, trainable_variables)
+        finally:
+            object.__setattr__(self, "_summed", False)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        if getattr(self, "_summed", False):
+            return list(grads_and_vars)
+        return super()._all_reduce_sum_gradients(grads_and_vars)
 
     def reset_gradient_norms(self) -> None:
         if getattr(self, "_norms", None) is not None:
@@ -224,12 +239,17 @@ def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: 
     every = [*([budget] if budget else []), keras.callbacks.TerminateOnNaN(), *callbacks, checkpoint, *after]
     options = dict(validation_data=validation_data, validation_steps=validation_steps, verbose=verbose,
                    shuffle=False)  # every task's dataset does its own, resumable shuffling
+    place = lambda ds: ds  # noqa: E731
+    if cfg.strategy and cfg.strategy != "none":  # under tf.distribute (distribute.train_with_strategy)
+        from rnn_tf.distribute import prepare_fit
+
+        place, options["validation_data"] = prepare_fit(model, train_ds, validation_data)
     partial = state.get("partial")
     if partial and done < cfg.epochs:  # first the rest of the epoch a time budget cut short
         remaining = steps - int(partial["steps_done"])
         checkpoint.epoch_steps, checkpoint.steps_before = remaining, int(partial["steps_done"])
         checkpoint.seconds_before = float(partial.get("seconds") or 0.0)
-        model.fit(train_ds, epochs=done + 1, initial_epoch=done, steps_per_epoch=remaining,
+        model.fit(place(train_ds), epochs=done + 1, initial_epoch=done, steps_per_epoch=remaining,
                   callbacks=[PartialEpoch(partial), *every], **options)
         train_ds = train_ds.skip(remaining)  # the stream goes on where that epoch stopped
         checkpoint.steps_before, checkpoint.seconds_before = 0, 0.0
@@ -241,7 +261,8 @@ def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: 
             done = int(after_partial["epoch"])
     if done < cfg.epochs and not (budget and budget.expired):
         checkpoint.epoch_steps = steps
-        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps, callbacks=every, **options)
+        model.fit(place(train_ds), epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps, callbacks=every,
+                  **options)
     final = run.read_state()
     cut = bool(final.get("partial")) or (budget is not None and budget.expired and int(final["epoch"]) < cfg.epochs)
     if budget and budget.expired and not final.get("partial"):

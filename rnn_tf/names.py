@@ -7,6 +7,7 @@ The factories' registries (``models.cells.CELLS``, ...) are keyed by the same na
 CELLS = ("lstm", "gru", "simple_rnn", "irnn", "peephole_lstm", "cifg_lstm", "nfg_lstm")  # models.cells
 # the cells an encoder-decoder can use
 SEQ2SEQ_CELLS = ("gru", "lstm", "simple_rnn", "peephole_lstm", "cifg_lstm", "nfg_lstm")
+STRATEGIES = ("none", "mirrored", "multi-worker")  # tf.distribute: see distribute.py
 IMPLEMENTATIONS = ("fast", "keras")  # how LSTM/GRU layers run (models.fast_rnn); the same model either way
 LEVELS = ("char", "word")  # what a token is
 CLASSIFIER_MODELS = ("rnn", "cnn", "bow")

@@ -13,10 +13,15 @@ from rnn_tf.vocab import PAD_ID
 
 
 def masked_loss(y_true, logits):
-    """Cross-entropy averaged over the real target tokens of the batch (padding left out)."""
+    """Cross-entropy averaged over the real target tokens of the batch (padding left out).
+
+    Returned per position, weighted so that Keras's mean over all positions is that average: a loss
+    Keras reduces itself is also scaled the way it scales every loss under tf.distribute (a scalar
+    would be summed over the replicas). Each replica then averages over its own share of the batch."""
     mask = keras.ops.cast(keras.ops.not_equal(y_true, PAD_ID), "float32")
     ce = keras.losses.sparse_categorical_crossentropy(y_true, logits, from_logits=True)
-    return keras.ops.sum(ce * mask) / keras.ops.maximum(keras.ops.sum(mask), 1.0)
+    positions = keras.ops.cast(keras.ops.size(mask), "float32")
+    return ce * mask * (positions / keras.ops.maximum(keras.ops.sum(mask), 1.0))
 
 
 @keras.saving.register_keras_serializable(package="rnn_tf")

@@ -41,7 +41,9 @@ class Task:
         return importlib.import_module(self.workflow)
 
     def train(self, run_dir: str, settings: dict | None = None, **options):
-        return self.module().train(run_dir, settings, **options)
+        from rnn_tf.distribute import train_with_strategy  # --strategy: the same train, under tf.distribute
+
+        return train_with_strategy(self.module().train, run_dir, settings, options)
 
     def prepare_search(self, cfg):
         return self.module().prepare_search(cfg)
