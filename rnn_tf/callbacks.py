@@ -272,11 +272,14 @@ class TensorBoardLog(keras.callbacks.Callback):
     ``history.csv`` row (loss, bits per token, accuracy, learning rate, the global gradient norm's mean
     and largest, seconds) as a TensorBoard scalar at step = epoch, and the epoch's part of
     ``samples.txt`` as text. What TensorBoard shows is what the run folder holds; a resumed run writes
-    to the same folder, so its curves go on where they stopped."""
+    to the same folder, so its curves go on where they stopped. ``images(epoch)``, when a task gives
+    it, returns {tag: PNG bytes} (a classifier's validation confusion matrix, a translator's attention
+    map), shown as images at that epoch."""
 
-    def __init__(self, run: RunDir):
+    def __init__(self, run: RunDir, images=None):
         super().__init__()
         self.run = run
+        self.images = images
         self._writer = None
 
     def _summaries(self):
@@ -303,6 +306,8 @@ class TensorBoardLog(keras.callbacks.Callback):
             text = self.run.epoch_samples(epoch + 1)
             if text:
                 tf.summary.text("samples", tf.constant("    " + text.replace("\n", "\n    ")))  # markdown: verbatim
+            for tag, png in (self.images(epoch + 1) if self.images else {}).items():
+                tf.summary.image(tag, tf.io.decode_png(png, channels=3)[None])
         self._writer.flush()
 
     def on_train_end(self, logs=None):

@@ -20,7 +20,7 @@ import numpy as np
 from rnn_tf.labelled import Example, LabelledData, load_labelled, stratified_folds, stratified_split
 from rnn_tf.datasets import classification_dataset, pad_sequences
 from rnn_tf.errors import UserError
-from rnn_tf.metrics import classification_report, format_report, save_confusion_png
+from rnn_tf.metrics import classification_report, format_report, png_bytes, save_confusion_png
 from rnn_tf.models.classifier import build_classifier
 from rnn_tf.fitting import (
     Adam, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
@@ -202,8 +202,14 @@ def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict
     print(f"training {model.name} on {cfg.data}: {len(train_part)} training, {len(val)} validation, {len(test)} "
           f"test examples, {len(cfg.labels)} classes, vocabulary {len(vocab)}, epochs {done + 1}..{cfg.epochs}, "
           f"run folder '{run.path}'", file=stream, flush=True)
+    def confusion(epoch):  # --tensorboard: the validation split's confusion matrix, every epoch
+        report = classification_report(y_val, model.predict(val_ds.map(lambda x, y: x), verbose=0).argmax(axis=1),
+                                       cfg.labels)
+        return {"validation_confusion": png_bytes(save_confusion_png, report["confusion"], cfg.labels,
+                                                  f"validation, epoch {epoch}: accuracy {report['accuracy']:.3f}")}
+
     result = fit_run(run, cfg, model, state, done, train_ds, steps=steps, validation_data=val_ds,
-                     outputs=len(cfg.labels), verbose=verbose, stream=stream)
+                     outputs=len(cfg.labels), verbose=verbose, stream=stream, images=confusion)
     if not (result.stopped_on_nan or result.cut):  # a cut run is scored when it ends
         result.report = score(model, vocab, cfg, test, f"the test split of {cfg.data}")
         write_report(run, result.report, cfg.labels, stream)

@@ -221,21 +221,22 @@ def begin_run(run: RunDir, cfg: RunConfig, model: keras.Model, done: int, resume
 def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: int, train_ds, *,
             steps: int, validation_data=None, validation_steps: int | None = None, callbacks=(),
             columns=logged_columns, outputs: int | None = None, verbose: int = 1, stream=None,
-            load_best: bool = True) -> TrainResult:
+            load_best: bool = True, images=None) -> TrainResult:
     """Train epochs ``done + 1 .. cfg.epochs`` with a checkpoint after every epoch (``callbacks`` run
     before it: samples, ...), then load the best epoch's weights into ``model`` (unless training
     diverged: then the model is left as it is and the result says ``stopped_on_nan``).
 
     ``outputs``: the number of classes the model predicts among (vocabulary, labels). An untrained
     model's cross-entropy is about ln(outputs); a training loss above ``DIVERGED_FACTOR`` times that
-    has diverged as surely as a NaN (weights blown up to 1e30 give finite but meaningless losses)."""
+    has diverged as surely as a NaN (weights blown up to 1e30 give finite but meaningless losses).
+    ``images``: with ``--tensorboard``, epoch -> {tag: PNG bytes} to show beside the figures."""
     stream = stream or sys.stdout
     max_loss = DIVERGED_FACTOR * math.log(max(outputs, 2)) if outputs else None
     budget = TimeBudget(cfg.max_time) if cfg.max_time else None
     checkpoint = RunCheckpoint(run, state.get("best_val_loss"), state.get("best_epoch"), stream=stream,
                                columns=columns, patience=cfg.patience, max_loss=max_loss,
                                resumable=cfg.RESUMABLE, budget=budget)
-    after = [TensorBoardLog(run)] if cfg.tensorboard else []  # reads what the checkpoint committed
+    after = [TensorBoardLog(run, images)] if cfg.tensorboard else []  # reads what the checkpoint committed
     every = [*([budget] if budget else []), keras.callbacks.TerminateOnNaN(), *callbacks, checkpoint, *after]
     options = dict(validation_data=validation_data, validation_steps=validation_steps, verbose=verbose,
                    shuffle=False)  # every task's dataset does its own, resumable shuffling

@@ -43,7 +43,16 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def save_confusion_png(path: str, confusion, labels: list[str], title: str = "") -> None:
+def png_bytes(save, *args, **kwargs) -> bytes:
+    """What ``save(path, *args, ...)`` (``save_confusion_png``, ``save_attention_png``) would write, in memory."""
+    import io
+
+    buffer = io.BytesIO()
+    save(buffer, *args, **kwargs)
+    return buffer.getvalue()
+
+
+def save_confusion_png(path, confusion, labels: list[str], title: str = "") -> None:
     from matplotlib.figure import Figure  # not pyplot: no global backend switch, no open figures
 
     m = np.asarray(confusion)
@@ -66,7 +75,7 @@ def save_confusion_png(path: str, confusion, labels: list[str], title: str = "")
     fig.savefig(path, dpi=100)
 
 
-def save_attention_png(path: str, source: list[str], output: list[str], weights: np.ndarray, end: str = "<end>") -> None:
+def save_attention_png(path, source: list[str], output: list[str], weights: np.ndarray, end: str = "<end>") -> None:
     """Heat map: one row per output token (and <end>), one column per source token."""
     from matplotlib.figure import Figure  # not pyplot: no global backend switch, no open figures
 

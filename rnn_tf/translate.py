@@ -29,6 +29,7 @@ from rnn_tf.fitting import (
     Adam, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
 )
 from rnn_tf.locks import locked_run
+from rnn_tf.metrics import png_bytes, save_attention_png
 from rnn_tf.models.masked import MaskedAccuracy, masked_loss
 from rnn_tf.models.seq2seq import Seq2Seq, build_seq2seq
 from rnn_tf.names import SPLITS
@@ -153,8 +154,15 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     print(f"training {model.training.name} on {cfg.pairs}: {len(data.train)} training, {len(data.val)} "
           f"validation, {len(data.test)} test pairs, vocabularies {len(src_vocab)} -> {len(tgt_vocab)}, "
           f"epochs {done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
+    def attention(epoch):  # --tensorboard: where the decoder looked while translating the first sample sentence
+        source = shown[0][0]
+        ids, weights = decode_ids(decoder, cfg, token_ids(src_vocab, source)[None, :])
+        output = [tgt_vocab.itos[j] for j in strip_output(ids[0])]
+        return {"attention": png_bytes(save_attention_png, source, output, weights[0])}
+
     result = fit_run(run, cfg, model.training, state, done, train_ds, steps=steps, validation_data=val_ds,
-                     callbacks=[samples], outputs=len(tgt_vocab), verbose=verbose, stream=stream)
+                     callbacks=[samples], outputs=len(tgt_vocab), verbose=verbose, stream=stream,
+                     images=attention if cfg.attention != "none" else None)
     if result.stopped_on_nan or result.cut:  # a run cut by --max-time is scored when it ends
         return result
     report = score_pairs(model, src_vocab, tgt_vocab, cfg, data.test, beam_size=1, decoder=decoder)

@@ -57,11 +57,10 @@ def run_tune(args) -> int:
 
         RunDir(args.train_best).check_new()  # refuse before the search, not after it
     settings = settings_from(args, get_task(args.tune_task).config)
-    for key, flag in (("tensorboard", "--tensorboard"), ("max_time", "--max-time")):
-        if settings.get(key) and not args.train_best:
-            raise UserError(f"{flag} applies to a training run, and the search's trials are not runs: add "
-                            f"--train-best RUN to apply it to the run trained with the best hyperparameters, "
-                            f"or drop {flag}")
+    if settings.get("max_time") and not args.train_best:
+        raise UserError("--max-time applies to a training run, and the search's trials are not runs: add "
+                        "--train-best RUN to apply it to the run trained with the best hyperparameters, "
+                        "or drop --max-time")
     result = run_search(args.tune_task, settings, space_file=args.search_space, tuner=args.tuner,
                         max_trials=args.max_trials, executions_per_trial=args.executions_per_trial,
                         objective=args.objective, project_dir=args.project_dir, resume=args.resume,

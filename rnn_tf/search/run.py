@@ -195,7 +195,7 @@ def _search(task: str, settings: dict | None = None, *, role: str | None, space_
     job = ({"task": task, "settings": search.settings, "space": space, "fingerprint": data.fingerprint}
            if trials_per_process else None)
     tuner_obj.attach(objective=objective, stream=stream, job=job, trials_per_process=trials_per_process,
-                     verbose=verbose)
+                     verbose=verbose, tensorboard=os.path.join(project_dir, "tensorboard") if base.tensorboard else None)
     ran = tuner_obj.trials_run_here
     where_run = {None: "", "chief": " as the chief (workers run the trials)"}.get(role, f" as worker {role}")
     print(f"{'resuming' if saved else 'starting'} a {tuner} search of {task}{where_run}: {data.description}; "

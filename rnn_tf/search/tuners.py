@@ -22,8 +22,10 @@ class SearchTuner:
     (``search.worker``) replaced every ``trials_per_process`` trials, so that the search's
     memory stays flat however many trials run."""
 
-    def attach(self, *, objective: str, stream, job: dict | None, trials_per_process: int, verbose: int) -> None:
+    def attach(self, *, objective: str, stream, job: dict | None, trials_per_process: int, verbose: int,
+               tensorboard: str | None = None) -> None:
         self.report_objective, self.stream, self.job = objective, stream, job
+        self.tensorboard = tensorboard  # a folder: each finished trial's hyperparameters and score, for HParams
         self.trial_process = TrialProcess(trials_per_process, verbose) if job else None
         self.trials_run_here: list[str] = []
         self._started: dict[str, float] = {}
@@ -44,6 +46,8 @@ class SearchTuner:
               f"{time.perf_counter() - self._started[trial.trial_id]:.1f} s"
               + (f", trial process peak {peak:.0f} MiB" if peak else "") + f" ({values})",
               file=self.stream, flush=True)
+        if self.tensorboard and score is not None:
+            log_hparams(self.tensorboard, trial, self.report_objective, score)
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         if self.trial_process is None:  # in this process, as keras-tuner does it
@@ -104,6 +108,18 @@ def make_tuner(name: str, hypermodel, objective: str, max_trials: int | None, ex
     if max_trials:
         tuner.oracle.max_trials = max_trials
     return tuner
+
+
+def log_hparams(folder: str, trial, objective: str, score: float) -> None:
+    """One trial as one session of TensorBoard's HParams dashboard: its hyperparameters and its score."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hparams
+
+    values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+    with tf.summary.create_file_writer(os.path.join(folder, f"trial-{trial.trial_id}")).as_default() as writer:
+        hparams.hparams(values, trial_id=f"trial-{trial.trial_id}")
+        tf.summary.scalar(objective, float(score), step=1)
+        writer.flush()
 
 
 def _fmt(value) -> str:
