@@ -64,10 +64,22 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps_in_epoch += 1
-        if time.monotonic() >= self.deadline:
+        if _any_worker(time.monotonic() >= self.deadline):
             self.expired = True
             self.model.stop_training = True
             self.metric_sums = [keras.ops.convert_to_numpy(v).tolist() for v in self.model.metrics_variables]
+
+
+def _any_worker(flag: bool) -> bool:
+    """``flag`` on any worker of a multi-worker cluster (``--strategy multi-worker``), so that every worker
+    stops after the same step; elsewhere ``flag`` itself. One all-reduce of a number per step."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    if getattr(strategy.extended, "_num_workers", 1) <= 1:
+        return flag
+    votes = strategy.run(lambda: tf.constant(1.0 if flag else 0.0))
+    return bool(strategy.reduce("SUM", votes, axis=None).numpy() > 0)
 
 
 class PartialEpoch(keras.callbacks.Callback):

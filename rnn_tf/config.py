@@ -134,9 +134,6 @@ class RunConfig:
             raise UserError(f"--max-time {self.max_time} is not a positive duration: write e.g. 10m")
         if self.strategy is not None:
             check_choice("strategy", self.strategy, names.STRATEGIES)
-            if self.strategy == "multi-worker" and self.max_time is not None:
-                raise UserError("--max-time cannot stop several workers at the same step yet: drop it, or train "
-                                "on one machine")
         if self.patience < 0:
             raise UserError(f"--patience {self.patience} is negative: use 0 (never stop early) or more epochs")
         return self
