@@ -109,6 +109,25 @@ def prepare_fit(model, train_ds, validation_data):
     return split_batches, validation_data
 
 
+def check_same_start(done: int, steps_done: int) -> None:
+    """Every worker must go on from the same point (a worker that died between the chief's commit of an
+    epoch and its own holds one epoch less): otherwise the replicas would train different steps."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    workers = getattr(strategy.extended, "_num_workers", 1)
+    if workers <= 1:
+        return
+    point = float(done) * 1e6 + float(steps_done)
+    total, squares = (float(strategy.reduce("SUM", strategy.run(lambda v=v: tf.constant(v, tf.float64)), axis=None))
+                      for v in (point, point * point))
+    if abs(workers * squares - total * total) > 0.5:
+        raise UserError(f"the workers' run folders stand at different points (this one: epoch {done}"
+                        + (f", step {steps_done} of the next" if steps_done else "") + f"; all of them on average: "
+                        f"epoch {total / workers / 1e6:.2f}): a worker stopped between two commits; copy the "
+                        "chief's run folder over each worker's (RUN.worker-K) and --resume again")
+
+
 def split_batches(dataset):
     """The distributed form of a stream of global batches: replica r of R takes rows r*n/R .. (r+1)*n/R
     of every batch of n rows, so step k trains on global batch k, as one process would."""

@@ -242,9 +242,10 @@ def fit_run(run: RunDir, cfg: RunConfig, model: keras.Model, state: dict, done: 
                    shuffle=False)  # every task's dataset does its own, resumable shuffling
     place = lambda ds: ds  # noqa: E731
     if cfg.strategy and cfg.strategy != "none":  # under tf.distribute (distribute.train_with_strategy)
-        from rnn_tf.distribute import prepare_fit
+        from rnn_tf.distribute import check_same_start, prepare_fit
 
         place, options["validation_data"] = prepare_fit(model, train_ds, validation_data)
+        check_same_start(done, int((state.get("partial") or {}).get("steps_done") or 0))
     partial = state.get("partial")
     if partial and done < cfg.epochs:  # first the rest of the epoch a time budget cut short
         remaining = steps - int(partial["steps_done"])
