@@ -26,6 +26,7 @@ from rnn_tf.fitting import (
     Adam, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
 )
 from rnn_tf.locks import locked_run
+from rnn_tf.pretrained import check_sources, describe, initialise
 from rnn_tf.runs import RunDir
 from rnn_tf.tasks.classify import TASK, ClassifyConfig
 from rnn_tf.vocab import Vocabulary
@@ -96,6 +97,8 @@ def build_model(cfg: ClassifyConfig, vocab_size: int, x_train: np.ndarray | None
     """``make_classifier`` compiled for training: Adam with global-norm clipping. A bag-of-words model
     learns its document frequencies from ``x_train`` (the encoded training texts)."""
     model = make_classifier(cfg, vocab_size)
+    if cfg.freeze_embeddings:
+        model.get_layer("embedding").trainable = False
     if cfg.model == "bow" and x_train is not None:
         model.get_layer("bag_of_words").adapt(x_train)
     model.compile(
@@ -125,6 +128,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
             else [run.read_split()]
     else:
         cfg.labels = sorted({ex.label for ex in data.examples})
+        check_sources(cfg, settings or {})  # pretrained vectors or language model: found and fitting
         splits = make_splits(data, cfg)
         # before anything is written; the vocabulary is at most --max-tokens
         check_model_fits(cfg, cfg.max_tokens or 0, len(cfg.labels), bidirectional=cfg.bidirectional)
@@ -195,6 +199,10 @@ def _train_one(run: RunDir, cfg: ClassifyConfig, data: LabelledData, split: dict
         begin_run(run, cfg, model, done, resume=True, overwrite=False, stream=stream)
     else:  # the folder was prepared by train(): only this run's own files are written here
         save_files()
+        pretrained = initialise(model, vocab, cfg, x_train, cfg.seed)
+        if pretrained:
+            run.write_json(run.pretrained, pretrained)
+            print(describe(pretrained), file=stream, flush=True)
     steps = math.ceil(len(x_train) / cfg.batch_size)
     start_step = int(model.optimizer.iterations.numpy())
     train_ds = classification_dataset(x_train, y_train, cfg.batch_size, seed=cfg.seed, start_step=start_step)
@@ -297,6 +305,8 @@ def prepare_search(cfg: ClassifyConfig):
 
     if cfg.folds:
         raise UserError("--folds is not used by a search (trials are scored on one validation split): drop it")
+    if cfg.embeddings or cfg.init_from:
+        raise UserError("the search starts every trial from random weights: drop --embeddings / --init-from")
     data = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
     cfg.labels = sorted({ex.label for ex in data.examples})
     train_part, val, _ = split_examples(data, make_splits(data, cfg)[0])

@@ -50,6 +50,7 @@ class RunDir:
     metrics, confusion, folds = _file("metrics.json"), _file("confusion.png"), _file("folds.json")
     best_weights, checkpoints = _file("best.weights.h5"), _file("checkpoints")
     tensorboard = _file("tensorboard")  # TensorBoard's event files (--tensorboard)
+    pretrained = _file("pretrained.json")  # classify --embeddings / --init-from: what was found
     del _file
 
     def feature_vocab(self, k: int) -> str:

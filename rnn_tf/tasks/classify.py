@@ -39,6 +39,9 @@ class ClassifyConfig(RunConfig):
     kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
     bow_head: str = "logistic"  # logistic | mlp
     bow_weighting: str = "tfidf"  # tfidf | count | binary
+    embeddings: str | None = None  # word vectors to start the embedding layer from (rnn_tf.pretrained)
+    freeze_embeddings: bool = False  # keep the pretrained embeddings as they are
+    init_from: str | None = None  # a word-level language model run: embedding and recurrent layers start from it
     # training
     batch_size: int = 32
     epochs: int = 5
@@ -62,9 +65,24 @@ class ClassifyConfig(RunConfig):
         if self.folds and self.max_time:
             raise UserError("--max-time cuts one run short, and --folds trains one run per fold: drop one of them")
         self.check_held_out_shares()
+        self.check_pretrained()
         if not self.kernel_sizes or min(self.kernel_sizes) < 1:
             raise UserError(f"--kernel-sizes {self.kernel_sizes} must be one or more widths of 1 or more")
         return self
+
+
+    def check_pretrained(self) -> None:
+        if self.embeddings and self.init_from:
+            raise UserError("--embeddings and --init-from both set the embeddings: pass one of them")
+        if (self.embeddings or self.init_from) and self.level != "word":
+            raise UserError("pretrained word vectors and language models need --level word")
+        if self.embeddings and self.model == "bow":
+            raise UserError("a bag-of-words model has no embedding layer: use --embeddings with --model rnn or cnn")
+        if self.init_from and (self.model != "rnn" or self.bidirectional):
+            raise UserError("--init-from starts a one-directional RNN from a language model: use --model rnn "
+                            "without --bidirectional")
+        if self.freeze_embeddings and not (self.embeddings or self.init_from):
+            raise UserError("--freeze-embeddings keeps pretrained embeddings: add --embeddings FILE or --init-from RUN")
 
 
 C = ClassifyConfig()  # the defaults shown in --help
@@ -93,6 +111,13 @@ def add_settings(p) -> None:
     p.add_argument("--test-fraction", type=float, help=f"stratified test share (default: {C.test_fraction})")
     p.add_argument("--val-fraction", type=float, help=f"stratified validation share (default: {C.val_fraction})")
     p.add_argument("--folds", type=int, help="k-fold cross-validation instead of one test split")
+    p.add_argument("--embeddings", metavar="FILE", help="start the embeddings from word vectors: GloVe text, "
+                   "word2vec text or .bin, fastText .vec, gensim .kv (sets --embedding-dim)")
+    p.add_argument("--freeze-embeddings", action="store_true", default=None,
+                   help="keep the pretrained embeddings fixed (default: fine-tune them)")
+    p.add_argument("--init-from", metavar="RUN", help="start the embedding and recurrent layers from a word-level "
+                   "language model run (rnn-tf textgen train --level word); its cell, units, layers and "
+                   "embedding size are used")
 
 
 # --- classify evaluate -------------------------------------------------------------------------
