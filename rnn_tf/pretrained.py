@@ -30,12 +30,13 @@ RANDOM_SCALE = 0.25  # words without a vector: uniform in [-a, a], a chosen so t
 
 
 def check_sources(cfg, given: dict) -> None:
-    """Before anything is written: the file or run exists and fits; settings not given are filled in
+    """Before anything is written: the file or run exists and fits; settings not given (absent or None in
+    ``given``, the command's settings) are filled in
     from it (the embedding size of the vectors; a language model's cell, units, layers, embedding size)."""
     if cfg.embeddings:
         vectors = load_vectors(cfg.embeddings)
         dim = int(vectors.vector_size)
-        if "embedding_dim" in given and cfg.embedding_dim != dim:
+        if given.get("embedding_dim") is not None and cfg.embedding_dim != dim:
             raise UserError(f"--embedding-dim {cfg.embedding_dim} differs from the {dim} dimensions of the vectors in "
                             f"'{cfg.embeddings}': drop --embedding-dim")
         cfg.embedding_dim = dim
@@ -43,7 +44,7 @@ def check_sources(cfg, given: dict) -> None:
         lm = language_model_config(cfg.init_from)
         for name in ("cell", "units", "layers", "embedding_dim"):
             theirs = getattr(lm, name)
-            if name in given and getattr(cfg, name) != theirs:
+            if given.get(name) is not None and getattr(cfg, name) != theirs:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(cfg, name)} differs from the language model's "
                                 f"{theirs} in '{cfg.init_from}': drop the flag (it is taken from the model)")
             setattr(cfg, name, theirs)

@@ -97,6 +97,17 @@ def test_a_word_language_model_starts_the_classifier(tmp_path):
     np.testing.assert_array_equal(table[vocab.stoi["great"]], lm_table[lm_vocab.stoi["great"]])
 
 
+def test_the_command_line_takes_the_size_from_the_vectors(tmp_path):
+    from helpers import exit_code
+
+    path = write_glove(tmp_path / "glove.txt", vectors(dim=7))
+    data = write_csv(tmp_path / "reviews.csv", labelled_rows(24))
+    argv = ["classify", "train", "--data", str(data), "--run-dir", str(tmp_path / "run"), "--embeddings", path,
+            "--epochs", "1", "--batch-size", "8", "--units", "4", "--quiet"]
+    assert exit_code(argv) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["embedding_dim"] == 7
+
+
 @pytest.mark.parametrize("extra,match", [
     (["--embeddings", "missing.txt"], "not found"),
     (["--embeddings", "glove.txt", "--embedding-dim", "8"], "differs from the 6 dimensions"),
