@@ -41,7 +41,7 @@ from rnn_tf.textgen_data import (  # noqa: F401  (prepare_textgen_data, TextgenD
     TextgenData, line_evaluation, prepare_textgen_data, stream_evaluation, training_items, training_stream,
     validation_stream,
 )
-from rnn_tf.vocab import Vocabulary
+from rnn_tf.vocab import PAD_ID, Vocabulary
 
 
 def make_language_model(cfg: TextgenConfig, vocab_size: int) -> LanguageModel:
@@ -49,7 +49,7 @@ def make_language_model(cfg: TextgenConfig, vocab_size: int) -> LanguageModel:
     return build_language_model(vocab_size, cfg.cell, cfg.units, cfg.layers, cfg.embedding_dim, cfg.dropout,
                                 cfg.rnn_implementation, cfg.batch_size if cfg.stateful else None,
                                 num_labels=len(cfg.labels) if cfg.condition_on else 0,
-                                condition_mode=cfg.condition_mode)
+                                condition_mode=cfg.condition_mode, embedding_dropout=cfg.embedding_dropout)
 
 
 def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None = None) -> LanguageModel:
@@ -283,6 +283,45 @@ def sample_match(run_dir: str, classifier_dir: str, num_samples: int = 200, temp
         result["novelty"] = float(np.mean([s.text not in training for s in samples]))
         result["ended"] = float(np.mean([s.ended for s in samples]))
     return result
+
+
+def format_match(r: dict) -> str:
+    """``sample_match``'s report as a table."""
+    key = "classified_as_requested" if r["conditioned"] else "classified_as"
+    lines = [f"{r['samples']} samples at temperature {r['temperature']:g}, judged by {r['classifier']}",
+             f"{'label':<24} {'samples':>8} {'real (recall)':>14} {'prior':>7}"]
+    lines += [f"{label[:24]:<24} {v[key]:8.1%} {v['classifier_recall']:14.1%} {v['prior']:7.1%}"
+              for label, v in r["labels"].items()]
+    if "novelty" in r:
+        lines.append(f"novelty {r['novelty']:.1%}, ended before the cap {r['ended']:.1%}")
+    return "\n".join(lines)
+
+
+def copy_check(run_dir: str, num_samples: int = 20, temperature: float = 1.0, seed: int | None = None,
+               weights: str = "best") -> dict:
+    """How much of the run's samples is found verbatim in its training text, beside the same figures
+    for real held-out text of the same length (``copying.copy_report``)."""
+    from rnn_tf.copying import copy_report
+    from rnn_tf.sampling import check_sampling_options
+
+    check_sampling_options([temperature], 1, num_samples, 0, 1.0)
+    cfg, vocab, lm = load_textgen_run(run_dir, weights)
+    data = prepare_textgen_data(cfg, vocab)
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.lines:  # whole items: the training items one after another, held-out items as they are
+        samples = Sampler(lm, vocab).items("", cfg.seq_len, [temperature], num_samples, seed=seed,
+                                           conditions=cfg.conditions if cfg.condition_on else None)
+        train_ids = data.train_rows[data.train_rows != PAD_ID]
+        rows = data.val_rows if data.val_rows is not None else data.train_rows[:0]
+        held_out = [row[(row != PAD_ID)][1:-1] for row in rows[rng.permutation(len(rows))[:len(samples)]]]
+    else:
+        samples = Sampler(lm, vocab).generate(cfg.prime, cfg.sample_length, [temperature], num_samples, seed=seed)
+        train_ids, val = data.train_ids, data.val_ids if data.val_ids is not None else data.train_ids[:0]
+        length = min(cfg.sample_length, len(val))
+        held_out = [val[s:s + length] for s in rng.integers(0, max(len(val) - length, 0) + 1, num_samples)] \
+            if length else []
+    report = copy_report(vocab, train_ids, [s.text for s in samples], held_out)
+    return {**report, "temperature": temperature}
 
 
 # --- the search ------------------------------------------------------------------------------------

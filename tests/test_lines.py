@@ -218,3 +218,35 @@ def test_a_classifier_judges_whether_samples_carry_their_label(letters_run, tmp_
     train_run("classify", tmp_path / "other", dict(judge, data=str(other)))
     with pytest.raises(UserError, match="does not know the label 'a'"):
         sample_match(str(run), str(tmp_path / "other"), num_samples=2)
+
+
+def test_embedding_dropout_trains_is_saved_resumes_and_generates(tmp_path, capsys):
+    import keras
+    import tensorflow as tf
+
+    from rnn_tf.models.language_model import build_language_model
+
+    keras.utils.set_random_seed(1)
+    lm = build_language_model(9, "lstm", units=8, embedding_dim=4, num_labels=2, embedding_dropout=0.5)
+    plain = build_language_model(9, "lstm", units=8, embedding_dim=4, num_labels=2)
+    assert "embedding_dropout" in [l.name for l in lm.training.layers]
+    assert "embedding_dropout" not in [l.name for l in plain.training.layers]  # at 0 the model it always was
+    assert [w.path for w in plain.training.trainable_weights] == [w.path for w in lm.training.trainable_weights]
+    ids, labels = np.full((2, 5), 3, np.int32), np.array([0, 1], np.int32)
+    served = lm.training([ids, labels], training=False).numpy()
+    assert np.abs(lm.training([ids, labels], training=True).numpy() - served).max() > 1e-4  # on in training
+    out = lm.step(lm.step_inputs(tf.constant(ids[:, 0]), tf.constant(labels), lm.zero_states(2)))
+    np.testing.assert_allclose(out[0].numpy(), served[:, 0], rtol=1e-4, atol=1e-5)  # off when sampling
+
+    table = write_table(tmp_path / "names.csv", [(f"name{i % 7}x{i % 3}", "fm"[i % 2]) for i in range(50)])
+    settings = dict(LINES, corpus=str(table), condition_on="label", embedding_dropout=0.3)
+    train_run("textgen", tmp_path / "run", dict(settings, epochs=1))
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["embedding_dropout"] == 0.3
+    resumed = train_run("textgen", tmp_path / "run", {"epochs": 2}, resume=True)
+    assert resumed.config.embedding_dropout == 0.3 and len(resumed.history) == 2
+    code, out = cli_json(["textgen", "generate", "--run-dir", str(tmp_path / "run"), "--num-samples", "2",
+                          "--seed", "1", "--length", "12"], capsys)
+    assert code == 0 and [s["condition"] for s in out["samples"]] == ["f", "f", "m", "m"]
+    assert_user_error(["textgen", "train", "--run-dir", str(tmp_path / "bad"), "--corpus", str(table), "--lines",
+                       "--embedding-dropout", "1.5"], capsys, "--embedding-dropout 1.5 is out of range")
+    assert not (tmp_path / "bad").exists()

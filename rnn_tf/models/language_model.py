@@ -21,6 +21,9 @@ with ``input`` against 86.8% / 72.6% with ``state``, with more new names (71.1% 
 the training data). And a label seen at every step cannot fade over a long item, for one small
 product per step.
 
+``embedding_dropout`` (``textgen train --embedding-dropout``) drops token-vector entries in the
+training view only, before the label is appended; at 0 (the default) the model has no such layer.
+
 With ``stateful_batch_size`` B (``textgen train --stateful``: truncated backpropagation through time)
 the training view is a ``CarriedStateModel``: fed (ids, keep) it starts each row from the final
 states of the same row of the previous batch (zero where keep is 0) and keeps its final states for
@@ -85,6 +88,7 @@ def build_language_model(
     num_labels: int = 0,
     condition_mode: str = "input",
     label_dim: int = 16,
+    embedding_dropout: float = 0.0,
 ) -> LanguageModel:
     spec = cell_spec(cell)
     if condition_mode not in CONDITION_MODES:
@@ -93,8 +97,9 @@ def build_language_model(
         raise ValueError("a conditioned model cannot carry states from batch to batch")
     if layers < 1:
         raise ValueError(f"layers must be 1 or more, not {layers}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+    for name, rate in (("dropout", dropout), ("embedding_dropout", embedding_dropout)):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), not {rate}")
     if embedding_dim < 1:
         raise ValueError(f"embedding_dim must be 1 or more, not {embedding_dim}")
 
@@ -109,6 +114,12 @@ def build_language_model(
     for rnn in rnns:  # Keras names every cell "<kind>_cell"; the step view needs unique names
         rnn.cell.name = f"{rnn.name}_cell"
     drops = [Dropout(dropout, name=f"dropout_{i + 1}") for i in range(layers)]
+    # On the token vectors, in the training view only; no layer at 0, so such a model is the one it always was
+    embedding_drop = Dropout(embedding_dropout, name="embedding_dropout") if embedding_dropout else None
+
+    def embed(ids):
+        x = embedding(ids)
+        return x if embedding_drop is None else embedding_drop(x)
     logits = keras.layers.Dense(vocab_size, name="logits")
     conditioned = num_labels > 0
     by_input = conditioned and condition_mode == "input"
@@ -124,7 +135,7 @@ def build_language_model(
     # Training view: whole sequences.
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     if conditioned:
-        x = embedding(ids)
+        x = embed(ids)
         label_vector = label_embedding(label_in)
         if by_input:
             x = AppendLabel(name="append_label")(x, label_vector)
@@ -137,10 +148,11 @@ def build_language_model(
     elif stateful:
         sizes = [state_sizes(cell, units)] * layers
         training = CarriedStateModel(embedding, rnns, drops, logits, stateful_batch_size, sizes, bool(dropout),
+                                     embedding_drop=embedding_drop,
                                      name=f"{cell}_stateful_language_model")
         training(ids)  # builds every layer
     else:
-        x = embedding(ids)
+        x = embed(ids)
         for rnn, drop in zip(rnns, drops):
             x = rnn(x)
             if dropout:
@@ -196,9 +208,10 @@ class CarriedStateModel(keras.Model):
     """
 
     def __init__(self, embedding, rnns, drops, logits, batch_size: int, sizes: list[list[int]], dropout: bool,
-                 **kwargs):
+                 embedding_drop=None, **kwargs):
         super().__init__(**kwargs)
         self.embedding, self.rnns, self.drops, self.logits = embedding, list(rnns), list(drops), logits
+        self.embedding_drop = embedding_drop
         self.dropout = dropout
         self.carried = [[self.add_weight(shape=(batch_size, size), initializer="zeros", trainable=False,
                                          name=f"rnn_{i + 1}_state_{k}") for k, size in enumerate(layer_sizes)]
@@ -208,6 +221,8 @@ class CarriedStateModel(keras.Model):
         carry = isinstance(inputs, (list, tuple))
         ids, keep = inputs if carry else (inputs, None)
         x = self.embedding(ids)
+        if self.embedding_drop is not None:
+            x = self.embedding_drop(x, training=training)
         finals = []
         for rnn, drop, carried in zip(self.rnns, self.drops, self.carried):
             initial = None

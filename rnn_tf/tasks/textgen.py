@@ -40,6 +40,7 @@ class TextgenConfig(RunConfig):
     units: int = 256
     embedding_dim: int = 64
     dropout: float = 0.0
+    embedding_dropout: float = 0.0  # dropout on the token vectors (training view only)
     # training
     seq_len: int = 100
     batch_size: int = 64
@@ -69,6 +70,8 @@ class TextgenConfig(RunConfig):
         if not 0.0 < self.lr_decay <= 1.0:
             raise UserError(f"--lr-decay {self.lr_decay} is out of range: use a number in (0, 1]")
         check_temperatures(self.temperatures)
+        if not 0.0 <= self.embedding_dropout < 1.0:
+            raise UserError(f"--embedding-dropout {self.embedding_dropout} is out of range: use a number in [0, 1)")
         check_choice("condition_mode", self.condition_mode, CONDITION_MODES)
         if self.stateful and (self.lines or self.condition_on):
             raise UserError(f"--stateful carries states along one stream of text; it does not combine with "
@@ -93,6 +96,8 @@ def add_settings(p) -> None:
     p.add_argument("--max-vocab", type=int, help="keep only the N most frequent tokens (default: all)")
     add_shared_settings(p, D, cells=CELLS, dropout_help="dropout between layers", batch_help="windows per batch",
                         optimizer="RMSprop")
+    p.add_argument("--embedding-dropout", type=float,
+                   help=f"dropout on the token vectors, in training only (default: {D.embedding_dropout})")
     p.add_argument("--seq-len", type=int, help=f"tokens per training window (default: {D.seq_len})")
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the corpus)")
     p.add_argument("--val-steps", type=int, help="validation batches per epoch (default: all held-out text)")
@@ -276,28 +281,32 @@ def add_evaluate(sub) -> None:
                    help="instead: judge the run's samples with a classifier run (rnn-tf classify train on the real "
                         "data): the share of samples drawn for each label that it assigns to that label, beside its "
                         "recall on real texts (an unconditioned run: the share per label, beside the prior)")
-    p.add_argument("--num-samples", type=int, default=200, help="with --classifier: samples per label (default: 200)")
-    p.add_argument("--temperature", type=float, default=1.0, help="with --classifier: temperature (default: 1.0)")
-    p.add_argument("--seed", type=int, help="with --classifier: makes the samples reproducible")
+    p.add_argument("--copy-check", action="store_true",
+                   help="instead: how much of the run's samples is found verbatim in its training text (the share of "
+                        "10-character or 4-word n-grams seen, the longest copied span), beside real held-out text")
+    p.add_argument("--num-samples", type=int, default=200,
+                   help="with --classifier: samples per label; with --copy-check: samples (default: 200)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="with --classifier or --copy-check: temperature (default: 1.0)")
+    p.add_argument("--seed", type=int, help="with --classifier or --copy-check: makes the samples reproducible")
     p.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args) -> int:
+    if args.copy_check:
+        if args.corpus or args.classifier:
+            raise UserError("--copy-check compares samples with the run's own training text: drop --corpus / --classifier")
+        r = TASK.module().copy_check(args.run_dir, args.num_samples, args.temperature, args.seed, args.weights)
+        from rnn_tf.copying import format_copy_report
+
+        print(json.dumps(r, ensure_ascii=False) if args.json else format_copy_report(r))
+        return 0
     if args.classifier:
         if args.corpus:
             raise UserError("--classifier judges samples, --corpus scores a corpus: give one of them")
         r = TASK.module().sample_match(args.run_dir, args.classifier, args.num_samples, args.temperature, args.seed,
                                        args.weights)
-        if args.json:
-            print(json.dumps(r))
-            return 0
-        key = "classified_as_requested" if r["conditioned"] else "classified_as"
-        print(f"{r['samples']} samples at temperature {r['temperature']:g}, judged by {r['classifier']}")
-        print(f"{'label':<24} {'samples':>8} {'real (recall)':>14} {'prior':>7}")
-        for label, v in r["labels"].items():
-            print(f"{label[:24]:<24} {v[key]:8.1%} {v['classifier_recall']:14.1%} {v['prior']:7.1%}")
-        if "novelty" in r:
-            print(f"novelty {r['novelty']:.1%}, ended before the cap {r['ended']:.1%}")
+        print(json.dumps(r) if args.json else TASK.module().format_match(r))
         return 0
     r = TASK.module().evaluate_textgen(args.run_dir, args.weights, args.corpus)
     if args.json:
