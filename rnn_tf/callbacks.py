@@ -273,8 +273,9 @@ class TensorBoardLog(keras.callbacks.Callback):
     and largest, seconds) as a TensorBoard scalar at step = epoch, and the epoch's part of
     ``samples.txt`` as text. What TensorBoard shows is what the run folder holds; a resumed run writes
     to the same folder, so its curves go on where they stopped. ``images(epoch)``, when a task gives
-    it, returns {tag: PNG bytes} (a classifier's validation confusion matrix, a translator's attention
-    map), shown as images at that epoch."""
+    it, returns {tag: PNG bytes or a number}: images (a classifier's validation confusion matrix, a
+    translator's attention map) and figures worth the time only when someone watches (a translator's
+    validation BLEU), at that epoch."""
 
     def __init__(self, run: RunDir, images=None):
         super().__init__()
@@ -306,8 +307,11 @@ class TensorBoardLog(keras.callbacks.Callback):
             text = self.run.epoch_samples(epoch + 1)
             if text:
                 tf.summary.text("samples", tf.constant("    " + text.replace("\n", "\n    ")))  # markdown: verbatim
-            for tag, png in (self.images(epoch + 1) if self.images else {}).items():
-                tf.summary.image(tag, tf.io.decode_png(png, channels=3)[None])
+            for tag, value in (self.images(epoch + 1) if self.images else {}).items():
+                if isinstance(value, bytes):
+                    tf.summary.image(tag, tf.io.decode_png(value, channels=3)[None])
+                else:
+                    tf.summary.scalar(tag, float(value))
         self._writer.flush()
 
     def on_train_end(self, logs=None):

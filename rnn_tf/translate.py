@@ -39,6 +39,7 @@ from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
 
 START, END = "<start>", "<end>"
 SAMPLE_SENTENCES = 3  # validation sentences translated after every epoch
+WATCHED_PAIRS = 500  # --tensorboard: validation pairs scored (greedy BLEU, chrF) after every epoch
 
 
 def build_vocabularies(pairs, max_vocab: int | None) -> tuple[Vocabulary, Vocabulary]:
@@ -154,15 +155,17 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     print(f"training {model.training.name} on {cfg.pairs}: {len(data.train)} training, {len(data.val)} "
           f"validation, {len(data.test)} test pairs, vocabularies {len(src_vocab)} -> {len(tgt_vocab)}, "
           f"epochs {done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
-    def attention(epoch):  # --tensorboard: where the decoder looked while translating the first sample sentence
-        source = shown[0][0]
-        ids, weights = decode_ids(decoder, cfg, token_ids(src_vocab, source)[None, :])
-        output = [tgt_vocab.itos[j] for j in strip_output(ids[0])]
-        return {"attention": png_bytes(save_attention_png, source, output, weights[0])}
+    def watched(epoch):  # --tensorboard: greedy BLEU / chrF on validation pairs; the first sample's attention
+        scores = score_pairs(model, src_vocab, tgt_vocab, cfg, data.val[:WATCHED_PAIRS], decoder=decoder)
+        out = {"val_bleu": scores["bleu"], "val_chrf": scores["chrf"]}
+        if cfg.attention != "none":
+            ids, weights = decode_ids(decoder, cfg, token_ids(src_vocab, shown[0][0])[None, :])
+            output = [tgt_vocab.itos[j] for j in strip_output(ids[0])]
+            out["attention"] = png_bytes(save_attention_png, shown[0][0], output, weights[0])
+        return out
 
     result = fit_run(run, cfg, model.training, state, done, train_ds, steps=steps, validation_data=val_ds,
-                     callbacks=[samples], outputs=len(tgt_vocab), verbose=verbose, stream=stream,
-                     images=attention if cfg.attention != "none" else None)
+                     callbacks=[samples], outputs=len(tgt_vocab), verbose=verbose, stream=stream, images=watched)
     if result.stopped_on_nan or result.cut:  # a run cut by --max-time is scored when it ends
         return result
     report = score_pairs(model, src_vocab, tgt_vocab, cfg, data.test, beam_size=1, decoder=decoder)

@@ -45,6 +45,7 @@ def test_a_translator_logs_its_attention_map_and_samples(tmp_path):
                                                  seed=2, tensorboard=True))
     tags = events(tmp_path / "run")
     assert tags["attention"] == [1, 2] and tags["samples"] == [1, 2] and tags["val_loss"] == [1, 2]
+    assert tags["val_bleu"] == [1, 2] and tags["val_chrf"] == [1, 2]
     image = images(tmp_path / "run", "attention")[-1]
     assert image.shape[0] > 50 and image.shape[1] > 50 and image.std() > 0  # a picture, not a blank
 
