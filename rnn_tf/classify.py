@@ -257,7 +257,7 @@ def load_classifier_run(run_dir: str, weights: str = "best") -> tuple[ClassifyCo
     return cfg, vocab, model
 
 
-def serving_module(run_dir: str, weights: str = "best"):
+def serving_module(run_dir: str, weights: str = "best", xla: bool = True):  # noqa: ARG001 (no XLA loops)
     """What ``rnn-tf export`` saves: ``serving.ClassifierServing``."""
     from rnn_tf.serving import ClassifierServing
 

@@ -17,7 +17,7 @@ from rnn_tf.errors import UserError
 from rnn_tf.runs import RunDir
 
 
-def export_run(run_dir: str, out: str, weights: str = "best", overwrite: bool = False) -> dict:
+def export_run(run_dir: str, out: str, weights: str = "best", overwrite: bool = False, xla: bool = True) -> dict:
     """Save the run as a SavedModel in ``out``; returns what ``out/export.json`` says."""
     import tensorflow as tf
 
@@ -30,8 +30,8 @@ def export_run(run_dir: str, out: str, weights: str = "best", overwrite: bool = 
         raise UserError(f"'{out}' is a run folder: export into a folder of its own")
     data = RunDir(run_dir).read_config()
     task = get_task(data.get("task", "") if isinstance(data, dict) else "")
-    module = task.serving(run_dir, weights)
-    info = {"task": task.name, "run": os.path.abspath(run_dir), "weights": weights, "rnn_tf": __version__,
+    module = task.serving(run_dir, weights, xla)
+    info = {"task": task.name, "run": os.path.abspath(run_dir), "weights": weights, "xla": xla, "rnn_tf": __version__,
             "tensorflow": tf.__version__, "signatures": module.describe(),
             "load": "tf.saved_model.load(DIR).signatures[NAME](**inputs)"}
     if getattr(module, "note", None):
@@ -66,11 +66,15 @@ def add_export_command(groups) -> None:
     p.add_argument("--out", required=True, help="the SavedModel folder to write")
     p.add_argument("--weights", default="best", help="best, last or a .weights.h5 path (default: best)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--no-xla", dest="xla", action="store_false",
+                   help="text generation: loops as plain TensorFlow ops, for servers without XLA (TensorFlow Serving "
+                        "runs XLA only with --xla_cpu_compilation_enabled); the text may then differ from the command "
+                        "line's in a rare draw (default: XLA, as the command line samples)")
     p.set_defaults(handler=run_export)
 
 
 def run_export(args) -> int:
-    info = export_run(args.run_dir, args.out, args.weights, args.overwrite)
+    info = export_run(args.run_dir, args.out, args.weights, args.overwrite, args.xla)
     for name, sig in info["signatures"].items():
         print(f"{name}: ({', '.join(sig['inputs'])}) -> ({', '.join(sig['outputs'])})")
     print(f"saved a {info['task']} model in {args.out} (see {os.path.join(args.out, 'export.json')})")

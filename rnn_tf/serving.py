@@ -78,11 +78,13 @@ class TextgenServing(tf.Module):
 
     CHUNK = 128  # tokens per compiled call; the last call's extra tokens are dropped
 
-    def __init__(self, lm, vocab: Vocabulary, cfg):
+    def __init__(self, lm, vocab: Vocabulary, cfg, xla: bool = True):
         super().__init__(name="generator")
         self.training, self.step, self.initial = lm.training, lm.step, lm.initial  # tracked: their variables
         self.codec = TokenCodec(vocab)
-        self._sampler = Sampler(lm, vocab)  # its compiled warm-up and chunk loops become part of the graph
+        # Its warm-up and chunk loops become part of the graph: XLA-compiled as the command line runs them,
+        # or (xla=False) as plain TensorFlow ops, for servers built without XLA.
+        self._sampler = Sampler(lm, vocab, jit_compile=xla)
         self.lines = bool(cfg.lines)
         self.end_id = vocab.stoi.get("\n", -1)
         self.labels = list(cfg.labels) if cfg.condition_on else []

@@ -171,12 +171,12 @@ def load_textgen_run(run_dir: str, weights: str = "best") -> tuple[TextgenConfig
     return cfg, vocab, lm
 
 
-def serving_module(run_dir: str, weights: str = "best"):
+def serving_module(run_dir: str, weights: str = "best", xla: bool = True):
     """What ``rnn-tf export`` saves: ``serving.TextgenServing``."""
     from rnn_tf.serving import TextgenServing
 
     cfg, vocab, lm = load_textgen_run(run_dir, weights)
-    return TextgenServing(lm, vocab, cfg)
+    return TextgenServing(lm, vocab, cfg, xla)
 
 
 # --- evaluation ------------------------------------------------------------------------------------

@@ -240,7 +240,7 @@ def load_translator_run(run_dir: str, weights: str = "best"):
     return cfg, src_vocab, tgt_vocab, model
 
 
-def serving_module(run_dir: str, weights: str = "best"):
+def serving_module(run_dir: str, weights: str = "best", xla: bool = True):  # noqa: ARG001 (no XLA loops)
     """What ``rnn-tf export`` saves: ``serving.TranslatorServing``."""
     from rnn_tf.serving import TranslatorServing
 

@@ -70,6 +70,7 @@ def exported(tmp_path_factory):
     for name, (task, settings) in runs.items():
         train_run(task, base / name, settings)
         assert exit_code(["export", "--run-dir", str(base / name), "--out", str(base / f"{name}-model")]) == 0
+    assert exit_code(["export", "--run-dir", str(base / "char"), "--out", str(base / "plain-model"), "--no-xla"]) == 0
     return base
 
 
@@ -90,7 +91,8 @@ def fresh(exported) -> list[dict]:
         [translator, "serving_default", {"sentences": [SENTENCES, "string"]}],
         [translator, "beam_search", {"sentences": [SENTENCES, "string"], "beam_size": [3, "int32"],
                                      "length_penalty": [0.6, "float32"]}],
-        [translator, "serving_default", {"sentences": [["I am red.", "   "], "string"]}]]
+        [translator, "serving_default", {"sentences": [["I am red.", "   "], "string"]}],
+        textgen_call(b / "plain-model", *GENERATE[0][1:])]
     (b / "calls.json").write_text(json.dumps(calls))
     done = subprocess.run([sys.executable, "-c", LOADER, str(b / "calls.json"), str(b / "out.json")],
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -123,7 +125,7 @@ def test_exported_classifier_gives_the_clis_probabilities(exported, fresh, capsy
 
 
 def test_exported_translator_gives_the_clis_greedy_and_beam_translations(exported, fresh, capsys):
-    greedy, beam, empty = fresh[len(GENERATE) + 1:]
+    greedy, beam, empty = fresh[len(GENERATE) + 1:len(GENERATE) + 4]
     run = ["translate", "translate", "--run-dir", str(exported / "translate"), "--json", *SENTENCES]
     assert greedy["translations"] == [json.loads(l)["translation"] for l in cli_out(run, capsys).splitlines()]
     assert beam["translations"] == [json.loads(l)["translation"] for l in
@@ -150,3 +152,20 @@ def test_export_refuses_to_overwrite_and_replaces_only_when_asked(exported, tmp_
 def test_a_task_without_an_exporter_says_so_before_reading_anything(tmp_path):
     with pytest.raises(UserError, match="cannot be exported yet"):
         get_task("tag").serving(str(tmp_path / "missing"))
+
+
+def test_an_export_without_xla_draws_text_for_servers_without_it(exported, fresh):
+    info = json.loads((exported / "plain-model" / "export.json").read_text())
+    assert info["xla"] is False and json.loads((exported / "char-model" / "export.json").read_text())["xla"] is True
+    text = fresh[-1]["text"]
+    assert isinstance(text, str) and len(text) == GENERATE[0][2]  # 300 characters of the char-level run
+    assert not xla_functions(exported / "plain-model") and xla_functions(exported / "char-model")
+
+
+def xla_functions(folder) -> list[str]:
+    """The functions of a SavedModel that must be compiled with XLA."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel.FromString((folder / "saved_model.pb").read_bytes())
+    return [f.signature.name for g in saved.meta_graphs for f in g.graph_def.library.function
+            if "_XlaMustCompile" in f.attr and f.attr["_XlaMustCompile"].b]

@@ -48,12 +48,12 @@ class Task:
     def prepare_search(self, cfg):
         return self.module().prepare_search(cfg)
 
-    def serving(self, run_dir: str, weights: str = "best"):
-        """What ``rnn-tf export`` saves: the workflow module's ``serving_module(run_dir, weights)``."""
+    def serving(self, run_dir: str, weights: str = "best", xla: bool = True):
+        """What ``rnn-tf export`` saves: the workflow module's ``serving_module(run_dir, weights, xla)``."""
         module = self.module()
         if not hasattr(module, "serving_module"):
             raise UserError(f"{self.name} runs cannot be exported yet: use them with 'rnn-tf {self.name}'")
-        return module.serving_module(run_dir, weights)
+        return module.serving_module(run_dir, weights, xla)
 
     def reported_metrics(self) -> tuple[str, ...]:
         """The metrics training reports (the possible objectives of a search): loss first."""
