@@ -25,6 +25,7 @@ from rnn_tf.models.classifier import build_classifier
 from rnn_tf.fitting import (
     Adam, TrainResult, begin_run, check_model_fits, fit_run, load_weights, open_for_reading, open_run,
 )
+from rnn_tf import budget
 from rnn_tf.locks import locked_run
 from rnn_tf.pretrained import check_sources, describe, initialise
 from rnn_tf.runs import RunDir
@@ -124,8 +125,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     data = load_labelled(cfg.data, cfg.text_column, cfg.label_column)
     if resume:
         run.write_json(run.config, cfg.to_dict())  # the new --epochs
-        splits = [run.read_split(run.fold(k).split) for k in range(1, cfg.folds + 1)] if cfg.folds \
-            else [run.read_split()]
+        splits = _resumed_folds(run, data, cfg) if cfg.folds else [run.read_split()]
     else:
         cfg.labels = sorted({ex.label for ex in data.examples})
         check_sources(cfg, settings or {})  # pretrained vectors or language model: found and fitting
@@ -138,22 +138,30 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
         return _train_one(run, cfg, data, splits[0], state, done, resume, verbose, stream)
 
     reports = []
+    deadline = budget.now() + cfg.max_time if cfg.max_time else None  # --max-time: for all the folds together
     for k, split in enumerate(splits, start=1):
         fold_run = run.fold(k)
         fold_cfg = ClassifyConfig.from_dict({**cfg.to_dict(), "folds": None, "fold": k})
         fold_state = fold_run.read_state() if resume and fold_run.exists() else {}
         fold_done = int(fold_state.get("epoch", 0))
-        print(f"--- fold {k} of {cfg.folds}", file=stream, flush=True)
         if fold_done >= cfg.epochs and os.path.isfile(fold_run.metrics):
             reports.append(fold_run.read_json(fold_run.metrics))
             continue
-        fold_resume = fold_done > 0
+        if deadline is not None:
+            fold_cfg.max_time = deadline - budget.now()
+            if fold_cfg.max_time <= 0:
+                return TrainResult(run_dir, cfg, 0, None, None, False, [], cut=True)
+        print(f"--- fold {k} of {cfg.folds}", file=stream, flush=True)
+        fold_resume = fold_done > 0 or bool(fold_state.get("partial"))  # a budget may cut a fold's first epoch
         if not fold_resume:
             fold_run.prepare_new(overwrite=True)  # an unfinished first epoch leaves nothing to keep
         fold_run.write_json(fold_run.config, fold_cfg.to_dict())
         result = _train_one(fold_run, fold_cfg, data, split, fold_state, fold_done, fold_resume, verbose, stream)
         if result.stopped_on_nan:  # the same policy as any run: stop here, keep what was saved
             result.run_dir, result.config, result.diverged_where = run_dir, cfg, f"fold {k}"
+            return result
+        if result.cut:  # --max-time: this fold goes on with --resume, and the folds after it
+            result.run_dir, result.config = run_dir, cfg
             return result
         reports.append(result.report)
     summary = fold_summary(reports)
@@ -165,6 +173,17 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
 
 
 train_classifier = train  # the name the Python API has always had
+
+
+def _resumed_folds(run: RunDir, data: LabelledData, cfg: ClassifyConfig) -> list[dict]:
+    """The folds of a resumed cross-validation: drawn again from the seed (folds not started yet have
+    no split.json), each checked against the split its fold saved."""
+    splits = make_splits(data, cfg)
+    for k, split in enumerate(splits, start=1):
+        if os.path.isfile(run.fold(k).split) and run.read_split(run.fold(k).split) != split:
+            raise UserError(f"fold {k}'s examples differ from those it was trained on: {cfg.data} has changed "
+                            "since; restore it, or start the run again with --overwrite")
+    return splits
 
 
 def fold_summary(reports: list[dict]) -> dict:

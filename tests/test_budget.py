@@ -87,6 +87,24 @@ def test_a_classifier_is_cut_and_resumed_too(tmp_path, clock):
             assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-5), column
 
 
+def test_a_budget_spans_all_the_folds_of_a_cross_validation(tmp_path, clock):
+    from conftest import TINY_CLASSIFY, labelled_rows, write_csv
+    from rnn_tf.runs import RunDir
+
+    data = write_csv(tmp_path / "data.csv", labelled_rows(96))
+    settings = dict(TINY_CLASSIFY, data=str(data), epochs=2, folds=3)
+    straight = train_run("classify", tmp_path / "straight", settings)
+    cut = train_run("classify", tmp_path / "cut", dict(settings, max_time=12))
+    assert cut.cut and not (tmp_path / "cut" / "folds.json").exists()
+    assert RunDir(str(tmp_path / "cut" / "fold-1")).read_state()["partial"]  # cut inside the first fold
+    second = train_run("classify", tmp_path / "cut", {"max_time": 30}, resume=True)  # into a later fold
+    assert second.cut and (tmp_path / "cut" / "fold-1" / "metrics.json").is_file()
+    resumed = train_run("classify", tmp_path / "cut", {}, resume=True)
+    assert not resumed.cut
+    for a, b in zip(straight.report["folds"], resumed.report["folds"], strict=True):
+        assert a["accuracy"] == pytest.approx(b["accuracy"]) and a["confusion"] == b["confusion"]
+
+
 def test_bad_budgets_are_one_line_errors(tmp_path, corpus_dir, capsys):
     assert_user_error(["textgen", "train", "--run-dir", str(tmp_path / "r"), "--corpus", str(corpus_dir),
                        "--max-time", "10x"], capsys, "is not a duration")

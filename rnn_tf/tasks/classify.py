@@ -62,8 +62,6 @@ class ClassifyConfig(RunConfig):
         check_choice("bow_weighting", self.bow_weighting, BOW_WEIGHTINGS)
         if self.folds is not None and self.folds < 2:
             raise UserError(f"--folds {self.folds} is too few: use 2 or more (or leave it out)")
-        if self.folds and self.max_time:
-            raise UserError("--max-time cuts one run short, and --folds trains one run per fold: drop one of them")
         self.check_held_out_shares()
         self.check_pretrained()
         if not self.kernel_sizes or min(self.kernel_sizes) < 1:
