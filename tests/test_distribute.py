@@ -18,6 +18,7 @@ import pytest
 from conftest import TINY, labelled_rows, write_corpus, write_csv, write_pairs
 from helpers import assert_user_error, train_run
 from rnn_tf.runcheck import check_run
+from test_tag import TINY_TAG, write_conll
 
 # Dropout off: each replica draws its own masks, so only a run without dropout can equal one process's.
 SETTINGS = dict(units=4, embedding_dim=4, batch_size=8, seed=3, max_length=12, dropout=0.0, clipnorm=0.05)
@@ -97,12 +98,13 @@ def test_two_workers_stop_together_and_resume_as_one_process_does(tmp_path):
     assert_same_run(tmp_path / "multi", tmp_path / "single")
 
 
-@pytest.mark.parametrize("task", ["classify", "textgen", "translate"])
+@pytest.mark.parametrize("task", ["classify", "textgen", "translate", "tag"])
 def test_mirrored_on_this_machine_is_one_process(task, tmp_path):
     data = {"classify": lambda: {"data": str(write_csv(tmp_path / "reviews.csv", labelled_rows(40))), **SETTINGS},
             "textgen": lambda: {"corpus": str(write_corpus(tmp_path / "corpus")), **TINY, "dropout": 0.0},
             "translate": lambda: {"pairs": str(write_pairs(tmp_path / "fra.txt")), "units": 8, "embedding_dim": 6,
-                                  "batch_size": 4, "seed": 2}}[task]()
+                                  "batch_size": 4, "seed": 2},
+            "tag": lambda: {"data": str(write_conll(tmp_path / "train.conll")), **TINY_TAG}}[task]()
     base = {**data, "epochs": 1}
     plain = train_run(task, tmp_path / "plain", base)
     mirrored = train_run(task, tmp_path / "mirrored", {**base, "strategy": "mirrored"})
