@@ -10,6 +10,7 @@ ROWS="
 mr10-bow               --data nltk:sentence_polarity --model bow --learning-rate 0.01 --epochs 10
 mr10-bilstm-mean       --data nltk:sentence_polarity --cell lstm --bidirectional --pooling mean --epochs 5
 mr10-bilstm-mean-w2v   --data nltk:sentence_polarity --cell lstm --bidirectional --pooling mean --epochs 5 --embeddings runs/movie-w2v.txt
+mr10-bilstm-att-w2v    --data nltk:sentence_polarity --cell lstm --bidirectional --pooling attention --dropout 0.5 --epochs 5 --embeddings runs/movie-w2v.txt
 subj10-bow             --data nltk:subjectivity --model bow --learning-rate 0.01 --epochs 10
 subj10-bilstm-mean     --data nltk:subjectivity --cell lstm --bidirectional --pooling mean --epochs 5
 subj10-bilstm-mean-w2v --data nltk:subjectivity --cell lstm --bidirectional --pooling mean --epochs 5 --embeddings runs/movie-w2v.txt
