@@ -16,6 +16,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from rnn_tf.decoding import END_ID, Decoder
+from rnn_tf.errors import UserError
 from rnn_tf.sampling import Sampler
 from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
 
@@ -228,3 +229,44 @@ class TranslatorServing(tf.Module):
         tf.debugging.assert_non_negative(length_penalty, message="length_penalty must be 0 or more")
         source, max_length = self._source_ids(sentences)
         return {"translations": self._text(self._decoder._beam(source, beam_size, max_length, length_penalty))}
+
+
+class TaggerServing(tf.Module):
+    """``serving_default``: sentences (tokens split at whitespace) -> a tag per token, as ``rnn-tf tag
+    predict``: ``tokens`` and ``tags`` padded with "" to the longest sentence, and ``lengths``."""
+
+    def __init__(self, model, vocabs, cfg, max_chars: int):
+        super().__init__(name="tagger")
+        if cfg.feature_columns:
+            raise UserError(f"this tagger reads feature columns {cfg.feature_columns} beside the words, which plain "
+                            "sentences lack: only a tagger over words (and characters) exports")
+        self.model = model
+        self.words = TokenCodec(vocabs.words, name="words")
+        self.chars = None if vocabs.chars is None else TokenCodec(vocabs.chars, name="chars")
+        self.lowercase, self.max_chars = bool(cfg.lowercase), int(max_chars)
+        self.tag_names = list(vocabs.tags)
+        self.tags = tf.constant(["", *self.tag_names])  # tag id 0 is padding
+        self.tag = tf.function(self._tag, input_signature=[spec([None], tf.string, "sentences")])
+
+    def signatures(self) -> dict:
+        return {"serving_default": self.tag}
+
+    def describe(self) -> dict:
+        return {"serving_default": {
+            "inputs": {"sentences": "string (batch): sentences, tokens separated by whitespace"},
+            "outputs": {"tokens": "string (batch, longest): each sentence's tokens, padded with ''",
+                        "tags": f"string (batch, longest): one of {len(self.tag_names)} tags per token, '' after the end",
+                        "lengths": "int32 (batch): tokens per sentence"}}}
+
+    def _tag(self, sentences):
+        tokens = tf.strings.split(sentences)  # str.split(): runs of whitespace
+        words = tf.strings.lower(tokens, encoding="utf-8") if self.lowercase else tokens
+        inputs = {"words": self.words.encode(words).to_tensor(PAD_ID)}
+        if self.chars is not None:
+            chars = self.chars.encode(tf.strings.unicode_split(tokens, "UTF-8"))[:, :, : self.max_chars]
+            inputs["chars"] = chars.to_tensor(PAD_ID)
+        logits = self.model(inputs, training=False)
+        ids = tf.argmax(logits[..., 1:], axis=-1, output_type=tf.int32) + 1  # never the padding tag
+        real = tf.sequence_mask(tokens.row_lengths(), tf.shape(ids)[1])
+        return {"tokens": tokens.to_tensor(""), "tags": tf.where(real, tf.gather(self.tags, ids), ""),
+                "lengths": tf.cast(tokens.row_lengths(), tf.int32)}

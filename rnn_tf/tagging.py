@@ -278,11 +278,14 @@ def format_tag_report(report: dict) -> str:
             f"{report['unseen_tokens']:,} words unseen in training {unseen}{span}, macro-F1 {report['macro_f1']:.4f}")
 
 
-def load_tagger_run(run_dir: str, weights: str = "best"):
-    """(config, vocabularies, tag function) of a run: a tag function maps sentences to tag lists."""
+def load_tagger_run(run_dir: str, weights: str = "best", with_model: bool = False):
+    """(config, vocabularies, tag function) of a run: a tag function maps sentences to tag lists (and,
+    ``with_model``, the RNN tagger itself as a fourth item)."""
     run = RunDir(run_dir)
     cfg = run.load_config(TagConfig)
     if cfg.model in BASELINES:
+        if with_model:
+            raise UserError(f"'{run_dir}' is the {cfg.model} baseline, not a model: only an RNN tagger exports")
         vocabs = load_vocabularies(run, cfg)
         baseline = BASELINES[cfg.model].load(run.baseline)
         return cfg, vocabs, lambda sentences: baseline.tag(sentences, cfg)
@@ -290,7 +293,16 @@ def load_tagger_run(run_dir: str, weights: str = "best"):
     vocabs = load_vocabularies(run, cfg)
     model = make_tagger(cfg, vocabs)
     load_weights(model, path)
-    return cfg, vocabs, lambda sentences: predict_tags(model, sentences, vocabs, cfg)
+    tag = lambda sentences: predict_tags(model, sentences, vocabs, cfg)  # noqa: E731
+    return (cfg, vocabs, tag, model) if with_model else (cfg, vocabs, tag)
+
+
+def serving_module(run_dir: str, weights: str = "best", xla: bool = True):  # noqa: ARG001 (no XLA loops)
+    """What ``rnn-tf export`` saves: ``serving.TaggerServing`` (an RNN tagger over words and characters)."""
+    from rnn_tf.serving import TaggerServing
+
+    cfg, vocabs, _, model = load_tagger_run(run_dir, weights, with_model=True)
+    return TaggerServing(model, vocabs, cfg, MAX_CHARS)
 
 
 def evaluate_tagger(run_dir: str, weights: str = "best", data: str | None = None) -> dict:

@@ -11,8 +11,7 @@ import pytest
 
 from conftest import TINY, TINY_CLASSIFY, labelled_rows, write_corpus, write_csv, write_pairs
 from helpers import assert_user_error, exit_code, train_run
-from rnn_tf.errors import UserError
-from rnn_tf.tasks import get_task
+from test_tag import TINY_TAG, write_conll
 
 # Loads every export it is given and calls each signature; rnn_tf is made unimportable first.
 LOADER = r"""
@@ -66,6 +65,7 @@ def exported(tmp_path_factory):
         "classify": ("classify", {"data": str(write_csv(base / "reviews.csv", labelled_rows(60))), **TINY_CLASSIFY}),
         "translate": ("translate", {"pairs": str(write_pairs(base / "fra.txt")), "units": 8, "embedding_dim": 6,
                                     "batch_size": 4, "epochs": 2, "seed": 2, "max_words": None}),
+        "tag": ("tag", {"data": str(write_conll(base / "train.conll")), **TINY_TAG, "char_features": True}),
     }
     for name, (task, settings) in runs.items():
         train_run(task, base / name, settings)
@@ -80,6 +80,7 @@ GENERATE = [  # (run, prime, length, temperature, seed, condition): several chun
 TEXTS = ["the film was GOOD and great", "awful, boring plot", "unseen words entirely",
          " ".join(["quite"] * 30 + ["bad"])]  # longer than max_length: cut as the CLI cuts it
 SENTENCES = ["I am red.", "You are BLUE !", "He is green \u2019 white."]
+TAGGED = ["the cat sat .", "A dog   ran down .", "the unseen-word sang"]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,8 @@ def fresh(exported) -> list[dict]:
         [translator, "beam_search", {"sentences": [SENTENCES, "string"], "beam_size": [3, "int32"],
                                      "length_penalty": [0.6, "float32"]}],
         [translator, "serving_default", {"sentences": [["I am red.", "   "], "string"]}],
-        textgen_call(b / "plain-model", *GENERATE[0][1:])]
+        textgen_call(b / "plain-model", *GENERATE[0][1:]),
+        [str(b / "tag-model"), "serving_default", {"sentences": [TAGGED, "string"]}]]
     (b / "calls.json").write_text(json.dumps(calls))
     done = subprocess.run([sys.executable, "-c", LOADER, str(b / "calls.json"), str(b / "out.json")],
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -149,15 +151,28 @@ def test_export_refuses_to_overwrite_and_replaces_only_when_asked(exported, tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folder left behind
 
 
-def test_a_task_without_an_exporter_says_so_before_reading_anything(tmp_path):
-    with pytest.raises(UserError, match="cannot be exported yet"):
-        get_task("tag").serving(str(tmp_path / "missing"))
+def test_an_exported_tagger_tags_as_the_cli_does(exported, fresh, capsys):
+    got = fresh[-1]
+    lines = cli_out(["tag", "predict", "--run-dir", str(exported / "tag"), "--json", *TAGGED], capsys)
+    cli = [json.loads(line) for line in lines.splitlines()]
+    assert got["lengths"] == [len(r["tokens"]) for r in cli]
+    for row_tokens, row_tags, r in zip(got["tokens"], got["tags"], cli):
+        n = len(r["tokens"])
+        assert row_tokens[:n] == r["tokens"] and row_tags[:n] == r["tags"] and set(row_tags[n:]) <= {""}
+
+
+def test_a_tagging_baseline_is_not_a_model_to_export(exported, tmp_path, capsys):
+    train_run("tag", tmp_path / "baseline", {"data": str(exported / "train.conll"), "model": "most-frequent",
+                                             "seed": 3})
+    assert_user_error(["export", "--run-dir", str(tmp_path / "baseline"), "--out", str(tmp_path / "m")], capsys,
+                      "baseline")
+    assert not (tmp_path / "m").exists()
 
 
 def test_an_export_without_xla_draws_text_for_servers_without_it(exported, fresh):
     info = json.loads((exported / "plain-model" / "export.json").read_text())
     assert info["xla"] is False and json.loads((exported / "char-model" / "export.json").read_text())["xla"] is True
-    text = fresh[-1]["text"]
+    text = fresh[-2]["text"]
     assert isinstance(text, str) and len(text) == GENERATE[0][2]  # 300 characters of the char-level run
     assert not xla_functions(exported / "plain-model") and xla_functions(exported / "char-model")
 
