@@ -98,7 +98,8 @@ def test_two_workers_stop_together_and_resume_as_one_process_does(tmp_path):
     assert_same_run(tmp_path / "multi", tmp_path / "single")
 
 
-@pytest.mark.parametrize("task", ["classify", "textgen", "translate", "tag"])
+@pytest.mark.parametrize("task", ["classify", *(pytest.param(t, marks=pytest.mark.slow)  # the same lifecycle: slow
+                                               for t in ("textgen", "translate", "tag"))])
 def test_mirrored_on_this_machine_is_one_process(task, tmp_path):
     data = {"classify": lambda: {"data": str(write_csv(tmp_path / "reviews.csv", labelled_rows(40))), **SETTINGS},
             "textgen": lambda: {"corpus": str(write_corpus(tmp_path / "corpus")), **TINY, "dropout": 0.0},
