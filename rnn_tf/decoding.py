@@ -29,9 +29,9 @@ class Decoder:
         self.model = model
         # Every argument is a tensor of free length: one trace serves batches of any size and padding.
         ids, scalar = tf.TensorSpec([None, None], tf.int32), lambda dtype: tf.TensorSpec([], dtype)
-        self._greedy = tf.function(self._greedy_loop, input_signature=[
+        self.greedy_loop = tf.function(self._greedy_loop, input_signature=[
             ids, scalar(tf.int32), scalar(tf.float32), scalar(tf.int64)])
-        self._beam = tf.function(self._beam_loop, input_signature=[
+        self.beam_loop = tf.function(self._beam_loop, input_signature=[
             ids, scalar(tf.int32), scalar(tf.int32), scalar(tf.float32)])
 
     def _encode(self, source):
@@ -104,12 +104,12 @@ class Decoder:
 
     def greedy(self, source: np.ndarray, max_length: int, temperature: float = 0.0, seed: int = 0):
         """(tokens (B, L), attention weights (B, L, S)); ``temperature`` > 0 samples instead."""
-        tokens, weights = self._greedy(tf.constant(source, tf.int32), tf.constant(int(max_length)),
+        tokens, weights = self.greedy_loop(tf.constant(source, tf.int32), tf.constant(int(max_length)),
                                        tf.constant(float(temperature)), tf.constant(int(seed), tf.int64))
         return tokens.numpy(), weights.numpy()
 
     def beam(self, source: np.ndarray, beam_size: int, max_length: int, alpha: float = 0.6) -> np.ndarray:
-        return self._beam(tf.constant(source, tf.int32), tf.constant(int(beam_size)), tf.constant(int(max_length)),
+        return self.beam_loop(tf.constant(source, tf.int32), tf.constant(int(beam_size)), tf.constant(int(max_length)),
                           tf.constant(float(alpha))).numpy()
 
     def attention(self, source: np.ndarray, outputs: list[list[int]]) -> np.ndarray:

@@ -85,8 +85,8 @@ class Sampler:
         self.model = model
         self.vocab = vocab
         self.chunk = chunk
-        self._warm_up = tf.function(self._warm_up_ids, jit_compile=jit_compile, reduce_retracing=False)
-        self._loop = tf.function(self._generate_ids, jit_compile=jit_compile, reduce_retracing=False)
+        self.warm_up = tf.function(self._warm_up_ids, jit_compile=jit_compile, reduce_retracing=False)
+        self.chunk_loop = tf.function(self._generate_ids, jit_compile=jit_compile, reduce_retracing=False)
 
     def _warm_up_ids(self, prime, labels):
         """Feed all prime tokens but the last; the last is the first input of the sampling loop. Every
@@ -147,11 +147,11 @@ class Sampler:
 
     def _pieces(self, prime_ids, labels, length, options, chunk) -> Iterator[list[str]]:
         labels = tf.constant(labels)
-        token, states = self._warm_up(tf.constant(prime_ids), labels)  # once; then chunk after chunk
+        token, states = self.warm_up(tf.constant(prime_ids), labels)  # once; then chunk after chunk
         previous = [None] * len(prime_ids)  # each stream's last token, on which its next text may depend
         for first_step in range(0, length, chunk):
             n = min(chunk, length - first_step)  # the chunk, or the remainder at the end
-            ids, token, states = self._loop(token, labels, states, tf.constant(first_step, tf.int64), n, *options)
+            ids, token, states = self.chunk_loop(token, labels, states, tf.constant(first_step, tf.int64), n, *options)
             ids = ids.numpy()
             yield [self._continue_text(p, row) for p, row in zip(previous, ids)]
             previous = ids[:, -1].tolist()

@@ -127,11 +127,11 @@ class TextgenServing(tf.Module):
         ids = tf.reshape(self.codec.encode(self.codec.tokens(tf.reshape(start, [1]))).flat_values, [1, -1])
         tf.debugging.assert_positive(tf.shape(ids)[1], message="the prime is empty: give some text to start from")
         labels = tf.reshape(label, [1])
-        token, states = self._sampler._warm_up(ids, labels)
+        token, states = self._sampler.warm_up(ids, labels)
         options = (tf.reshape(temperature, [1]), tf.constant(0), tf.constant(1.0), seed, False)
         chunks = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
         for k in tf.range((length + self.CHUNK - 1) // self.CHUNK):
-            chunk, token, states = self._sampler._loop(token, labels, states, tf.cast(k * self.CHUNK, tf.int64),
+            chunk, token, states = self._sampler.chunk_loop(token, labels, states, tf.cast(k * self.CHUNK, tf.int64),
                                                        self.CHUNK, *options)
             chunks = chunks.write(k, chunk[0])
             if self.lines:
@@ -221,14 +221,14 @@ class TranslatorServing(tf.Module):
 
     def _translate(self, sentences):
         source, max_length = self._source_ids(sentences)
-        ids, _ = self._decoder._greedy(source, max_length, tf.constant(0.0), tf.constant(0, tf.int64))
+        ids, _ = self._decoder.greedy_loop(source, max_length, tf.constant(0.0), tf.constant(0, tf.int64))
         return {"translations": self._text(ids)}
 
     def _beam_search(self, sentences, beam_size, length_penalty):
         tf.debugging.assert_positive(beam_size, message="beam_size must be 1 or more")
         tf.debugging.assert_non_negative(length_penalty, message="length_penalty must be 0 or more")
         source, max_length = self._source_ids(sentences)
-        return {"translations": self._text(self._decoder._beam(source, beam_size, max_length, length_penalty))}
+        return {"translations": self._text(self._decoder.beam_loop(source, beam_size, max_length, length_penalty))}
 
 
 class TaggerServing(tf.Module):

@@ -102,12 +102,12 @@ def test_a_sample_of_any_length_needs_at_most_two_compiled_loops_and_one_warm_up
     vocab = Vocabulary.build(TEXT)
     sampler = Sampler(build_language_model(len(vocab), "gru", units=8, embedding_dim=4), vocab, chunk=5)
     warm_ups = []
-    warm_up = sampler._warm_up
-    sampler._warm_up = lambda prime, labels: warm_ups.append(prime.shape) or warm_up(prime, labels)
+    warm_up = sampler.warm_up
+    sampler.warm_up = lambda prime, labels: warm_ups.append(prime.shape) or warm_up(prime, labels)
     stream = sampler.stream("the ", 23, seed=0)
     assert [len(piece) for (piece,) in stream] == [5, 5, 5, 5, 3]
     assert len(sampler.generate("the ", 48, seed=0)[0].text) == 48  # 9 chunks of 5, then 3
-    assert sampler._loop.experimental_get_tracing_count() == 2  # 5 and 3 tokens
+    assert sampler.chunk_loop.experimental_get_tracing_count() == 2  # 5 and 3 tokens
     assert warm_ups == [(1, 4), (1, 4)]  # once per sample, not once per chunk
 
 

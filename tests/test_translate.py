@@ -112,8 +112,8 @@ def test_each_decoding_loop_is_traced_once_for_batches_of_any_shape():
         decoder.greedy(source, length)
         decoder.beam(source, 3, length)
         decoder.beam(source, 2, length)
-    assert decoder._greedy.experimental_get_tracing_count() == 1
-    assert decoder._beam.experimental_get_tracing_count() == 1
+    assert decoder.greedy_loop.experimental_get_tracing_count() == 1
+    assert decoder.beam_loop.experimental_get_tracing_count() == 1
 
 
 def test_teacher_forced_attention_of_the_greedy_output_is_the_greedy_attention():
