@@ -16,7 +16,11 @@ from rnn_tf.errors import UserError
 from rnn_tf.names import CELLS
 
 LAB_CELLS = ("simple_rnn", "irnn", "lstm", "gru")
-GRADIENT_CELLS = (*LAB_CELLS, "nfg_lstm")  # the 1997 LSTM: its cell state passes gradients back undiminished
+# nfg_lstm: the 1997 LSTM, whose cell state passes gradients back undiminished; lstm+chrono: Keras's LSTM
+# with the chrono initialisation, whose forget gates start open on time scales up to T
+GRADIENT_CELLS = (*LAB_CELLS, "nfg_lstm", "lstm+chrono")
+# the registered cells, and the gated ones again with the chrono initialisation (experiments.CHRONO_BLOCKS)
+CHOICES = (*CELLS, "lstm+chrono", "peephole_lstm+chrono", "cifg_lstm+chrono", "gru+chrono")
 PROBLEMS = ("adding", "copy")
 # What a cell gets when --learning-rate / --steps are left out, where it differs from the command's
 # default. Le et al. (2015) tuned the learning rate per model: here the IRNN stays at the adding problem's
@@ -30,8 +34,9 @@ def _shared(p, *, cells, lengths, steps, units, learning_rate, clipnorm, out, ba
     """The flags every lab command shares. ``per_cell``: --steps and --learning-rate left out take
     ``CELL_DEFAULTS`` for the cells that have their own."""
     p.set_defaults(default_steps=steps, default_learning_rate=learning_rate, per_cell=per_cell)
-    p.add_argument("--cell", dest="cells", nargs="+", choices=CELLS, default=list(cells),
-                   help=f"cells to compare (default: {' '.join(cells)})")
+    p.add_argument("--cell", dest="cells", nargs="+", choices=CHOICES, default=list(cells), metavar="CELL",
+                   help=f"cells to compare: {', '.join(CELLS)}; a gated cell + '+chrono' starts its gates with the "
+                        f"chrono initialisation for --length (default: {' '.join(cells)})")
     p.add_argument("--length", dest="lengths", nargs="+", type=int, default=list(lengths),
                    help=f"sequence lengths T (default: {' '.join(map(str, lengths))})")
     p.add_argument("--steps", type=int, help=f"training steps per run (default: {steps}{_own('steps', per_cell)})")
@@ -120,7 +125,7 @@ def _write_csv(path: str, rows: list[dict]) -> None:
     write_atomic(path, csv_text(list(rows[0]), rows))
 
 
-def _model(args, problem, cell, clipnorm):
+def _model(args, problem, cell, clipnorm, length):
     import keras
 
     from rnn_tf.lab.experiments import build_model
@@ -130,7 +135,7 @@ def _model(args, problem, cell, clipnorm):
     tf.get_logger().setLevel("ERROR")  # one model per cell: tf.function's retracing notice is expected here
     keras.utils.set_random_seed(args.seed)  # every cell starts from the same seed
     return build_model(problem, cell, args.units, learning_rate=setting(args, cell, "learning_rate"),
-                       clipnorm=clipnorm, optimizer=args.optimizer)
+                       clipnorm=clipnorm, optimizer=args.optimizer, length=length, seed=args.seed)
 
 
 def run_gradients(args) -> int:
@@ -145,7 +150,7 @@ def run_gradients(args) -> int:
     probe = problem.make(args.batch_size, length, np.random.default_rng(args.seed + 20_000))
     rows, summary = [], {}
     for cell in args.cells:
-        model = _model(args, problem, cell, args.clipnorm)
+        model = _model(args, problem, cell, args.clipnorm, length)
         norms = {"init": hidden_gradients(model, problem, probe)}
         run = train(model, problem, cell, length, setting(args, cell, "steps"), args.batch_size, args.seed)
         norms["trained"] = hidden_gradients(model, problem, probe)
@@ -177,7 +182,7 @@ def run_task(args) -> int:
     runs = []
     for length in args.lengths:
         for cell in args.cells:
-            model = _model(args, problem, cell, args.clipnorm)
+            model = _model(args, problem, cell, args.clipnorm, length)
             runs.append(train(model, problem, cell, length, setting(args, cell, "steps"), args.batch_size, args.seed))
     rows = [{"problem": problem.name, "cell": r.cell, "length": r.length, "steps": len(r.train_loss),
              "learning_rate": setting(args, r.cell, "learning_rate"),
@@ -201,7 +206,7 @@ def run_clipping(args) -> int:
     problem, cell, length = get_problem("adding"), args.cells[0], args.lengths[0]
     runs = {}
     for clip in args.clip:
-        model = _model(args, problem, cell, clip)
+        model = _model(args, problem, cell, clip, length)
         runs["no clipping" if not clip else f"clipnorm {clip:g}"] = train(
             model, problem, cell, length, setting(args, cell, "steps"), args.batch_size, args.seed)
     rows = [{"setting": label, "step": step + 1, "loss": f"{loss:.6g}", "grad_norm": f"{norm:.6g}"}

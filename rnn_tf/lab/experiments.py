@@ -31,11 +31,45 @@ TEST_SIZE = 1000  # sequences in the fixed test set of every run
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
 
+# Chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?"): the gate
+# that keeps the memory starts with bias log(u), u ~ U(1, T - 1), so that unit j forgets on a time scale of
+# about u_j steps, spread up to the task's length T; an LSTM's input gate starts at the opposite bias.
+# Which block of the bias each gated cell keeps its memory with (Keras's block order):
+#   lstm, peephole_lstm  blocks (i, f, g, o): b_f = log(u), b_i = -log(u)
+#   cifg_lstm            blocks (i, g, o), f = 1 - i: b_i = -log(u), so f starts near 1
+#   gru                  blocks (z, r, h), h' = z * h + (1 - z) * candidate: b_z = log(u)
+CHRONO = "+chrono"
+CHRONO_BLOCKS = {"lstm": {1: 1.0, 0: -1.0}, "peephole_lstm": {1: 1.0, 0: -1.0}, "cifg_lstm": {0: -1.0},
+                 "gru": {0: 1.0}}
+
+
+def chrono_initialise(layer, cell: str, length: int, seed: int) -> None:
+    """Set ``layer``'s gate biases to the chrono initialisation for sequences of ``length`` steps."""
+    bias = layer.cell.bias
+    units = layer.cell.units
+    values = np.array(bias.numpy())
+    log_u = np.log(np.random.default_rng(seed).uniform(1.0, max(length - 1, 2), size=units))
+    row = values[0] if values.ndim == 2 else values  # the GRU's bias: (input, recurrent) rows
+    for block, sign in CHRONO_BLOCKS[cell].items():
+        row[block * units:(block + 1) * units] = sign * log_u
+    if values.ndim == 2:
+        values[1, :units] = 0.0  # the recurrent row's z block: the whole bias sits in the input row
+    bias.assign(values)
+
+
+def lab_cell(name: str) -> tuple[str, bool]:
+    """'lstm+chrono' -> ('lstm', True); a registered cell name -> (name, False)."""
+    return (name[: -len(CHRONO)], True) if name.endswith(CHRONO) else (name, False)
+
+
 def build_model(problem: Problem, cell: str, units: int, *, learning_rate: float = 1e-3,
-                clipnorm: float | None = 1.0, optimizer: str = "adam", implementation: str = "fast") -> keras.Model:
+                clipnorm: float | None = 1.0, optimizer: str = "adam", implementation: str = "fast",
+                length: int = 100, seed: int = 1) -> keras.Model:
     """The lab's model: adding reads (value, marker) pairs and predicts the sum from the last state;
     copy embeds its ten input symbols and predicts a symbol at every step. ``optimizer``: "adam", or
-    "sgd" (plain gradient descent, whose step grows with the gradient: where clipping matters most)."""
+    "sgd" (plain gradient descent, whose step grows with the gradient: where clipping matters most).
+    ``cell`` may end in "+chrono": its gates start with the chrono initialisation for ``length`` steps."""
+    cell, chrono = lab_cell(cell)
     if problem.sequence_output:
         inputs = keras.Input(shape=(None,), dtype="int32", name="symbols")
         x = keras.layers.Embedding(COPY_SYMBOLS + 2, 16, name="embedding")(inputs)
@@ -47,6 +81,8 @@ def build_model(problem: Problem, cell: str, units: int, *, learning_rate: float
     rnn = recurrent_layer(cell, units, name="rnn", implementation=implementation,
                           return_sequences=problem.sequence_output)
     model = keras.Model(inputs, keras.layers.Dense(outputs, name="head")(rnn(x)), name=f"{cell}_{problem.name}")
+    if chrono:
+        chrono_initialise(rnn, cell, length, seed)
     model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate, global_clipnorm=clipnorm or None),
                   loss=loss,
                   jit_compile=True)  # one compile per run: every batch has one shape
