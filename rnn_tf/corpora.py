@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from rnn_tf.errors import UserError
 
 DEFAULT_CORPUS = "sotu"
+ENCODING_ERRORS = ("strict", "replace", "ignore")  # what --errors may say: open()'s meanings
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,9 @@ class Document:
     text: str
 
 
-def load_corpus(spec: str = DEFAULT_CORPUS) -> list[Document]:
-    """Load the documents of a corpus spec (see the module docstring), in order, as UTF-8 text."""
+def load_corpus(spec: str = DEFAULT_CORPUS, encoding: str = "utf-8", errors: str = "strict") -> list[Document]:
+    """Load the documents of a corpus spec (see the module docstring), in order; text files are read
+    with ``encoding`` and ``errors`` (``open``'s meanings: strict, replace, ignore)."""
     if not spec or not str(spec).strip():
         raise UserError("empty corpus name: give 'sotu', nltk:NAME, a text file, a folder or a glob")
     spec = str(spec)
@@ -40,17 +42,17 @@ def load_corpus(spec: str = DEFAULT_CORPUS) -> list[Document]:
     elif spec.startswith("nltk:"):
         docs = load_nltk_documents(spec[len("nltk:"):])
     elif os.path.isfile(spec):
-        docs = [read_text_file(spec)]
+        docs = [read_text_file(spec, encoding, errors)]
     elif os.path.isdir(spec):
         paths = sorted(glob.glob(os.path.join(spec, "**", "*.txt"), recursive=True))
         if not paths:
             raise UserError(f"corpus folder '{spec}' has no .txt files: put UTF-8 .txt files in it")
-        docs = [read_text_file(p) for p in paths]
+        docs = [read_text_file(p, encoding, errors) for p in paths]
     elif glob.has_magic(spec):
         paths = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
         if not paths:
             raise UserError(f"corpus glob '{spec}' matches no files: check the pattern")
-        docs = [read_text_file(p) for p in paths]
+        docs = [read_text_file(p, encoding, errors) for p in paths]
     else:
         raise UserError(
             f"corpus '{spec}' not found: give 'sotu', nltk:NAME, a text file, a folder of .txt files or a glob"
@@ -91,14 +93,33 @@ def join_documents(docs: list[Document]) -> str:
     return "\n\n".join(d.text.strip("\n") for d in docs)
 
 
-def read_text_file(path: str) -> Document:
+def read_text_file(path: str, encoding: str = "utf-8", errors: str = "strict") -> Document:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding=encoding, errors=errors) as f:
             return Document(os.path.basename(path), f.read())
-    except UnicodeDecodeError as exc:
-        raise UserError(f"'{path}' is not UTF-8 text (byte {exc.start}): convert it to UTF-8") from None
+    except UnicodeDecodeError as exc:  # read() decodes the whole file at once: exc.start is the file's offset
+        raise decode_error(path, encoding, exc.start, exc.object[exc.start]) from None
     except OSError as exc:
         raise UserError(f"cannot read '{path}': {exc.strerror}") from None
+
+
+def check_encoding(encoding: str, errors: str) -> None:
+    """``--encoding`` and ``--errors`` checked before anything is read."""
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise UserError(f"--encoding {encoding!r} is not a text encoding Python knows: use e.g. utf-8, latin-1, "
+                        "cp1252") from None
+    if errors not in ENCODING_ERRORS:
+        raise UserError(f"--errors {errors!r}: use strict (stop at the first undecodable byte), replace or ignore")
+
+
+def decode_error(path: str, encoding: str, offset: int, byte: int) -> UserError:
+    """The one-line error for a file that is not text in ``encoding``: where, and what to do."""
+    return UserError(f"'{path}' is not {encoding} text: byte {offset:,} (0x{byte:02x}) cannot be decoded; convert "
+                     f"the file, give its --encoding, or pass --errors replace to read bad bytes as U+FFFD")
 
 
 def _load_sotu() -> list[Document]:

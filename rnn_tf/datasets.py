@@ -21,17 +21,40 @@ def lm_windows(ids: np.ndarray, seq_len: int) -> np.ndarray:
     Returns a read-only (n, seq_len + 1) *view* of ``ids`` (no copy).
     """
     ids = np.ascontiguousarray(ids, dtype=np.int32)
-    if seq_len < 1:
-        raise UserError(f"sequence length {seq_len} is too small: use --seq-len 1 or more")
-    n = (len(ids) - 1) // seq_len
-    if n < 1:
-        raise UserError(
-            f"the text has {len(ids)} tokens, shorter than one window of {seq_len + 1}: "
-            "use a longer corpus or a smaller --seq-len"
-        )
+    n = window_count(len(ids), seq_len)
     return np.lib.stride_tricks.as_strided(
         ids, shape=(n, seq_len + 1), strides=(seq_len * ids.itemsize, ids.itemsize), writeable=False
     )
+
+
+def window_count(n_ids: int, seq_len: int) -> int:
+    """How many windows of ``seq_len + 1`` ids a text of ``n_ids`` ids holds (a clear error if none)."""
+    if seq_len < 1:
+        raise UserError(f"sequence length {seq_len} is too small: use --seq-len 1 or more")
+    n = (n_ids - 1) // seq_len
+    if n < 1:
+        raise UserError(
+            f"the text has {n_ids} tokens, shorter than one window of {seq_len + 1}: "
+            "use a longer corpus or a smaller --seq-len"
+        )
+    return n
+
+
+def mapped_windows(ids: np.ndarray, seq_len: int):
+    """For ids in a memory map (``token_ids``): a function from window numbers (a 1-D int64 tensor) to
+    those windows as (k, seq_len + 1) int32, read from the map when asked, so that the ids are never
+    copied into memory whole. The rows equal ``tf.gather(lm_windows(ids), positions)``."""
+    offsets = np.arange(seq_len + 1, dtype=np.int64)
+
+    def read(positions):
+        return np.asarray(ids[positions[:, None] * seq_len + offsets], np.int32)
+
+    def gather(positions):
+        rows = tf.numpy_function(read, [positions], tf.int32, stateful=False)
+        rows.set_shape([None, seq_len + 1])
+        return rows
+
+    return gather
 
 
 def split_window(window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -60,14 +83,21 @@ def language_model_dataset(
     uninterrupted run would have seen from that step on, which is what makes ``--resume`` exact.
     Evaluation (no ``repeat``): every window once, in order.
     """
-    windows = lm_windows(ids, seq_len)
     if batch_size < 1:
         raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
-    window_labels = None if labels is None else np.asarray(labels, np.int32)[: len(windows) * seq_len: seq_len]
 
     def example(window, label=None):
         x, y = split_window(window)
         return (x, y) if label is None else ((x, label), y)
+
+    if isinstance(ids, np.memmap) and labels is None:  # a cached corpus: windows read from the map per batch
+        n, gather = window_count(len(ids), seq_len), mapped_windows(ids, seq_len)
+        positions = (tf.data.Dataset.range(n).batch(batch_size) if not repeat
+                     else index_stream(n, batch_size, seed, start_step, shuffle))
+        return positions.map(lambda pos: example(gather(pos)), num_parallel_calls=tf.data.AUTOTUNE
+                             ).prefetch(tf.data.AUTOTUNE)
+    windows = lm_windows(ids, seq_len)
+    window_labels = None if labels is None else np.asarray(labels, np.int32)[: len(windows) * seq_len: seq_len]
 
     if not repeat:
         parts = windows if window_labels is None else (windows, window_labels)

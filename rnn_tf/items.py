@@ -38,7 +38,8 @@ def _is_table(spec: str) -> bool:
 
 
 def load_labelled_documents(corpus: str, condition_on: str | None, text_column: str = "text",
-                            label_column: str = "label", rows: bool = False) -> list[Item]:
+                            label_column: str = "label", rows: bool = False, encoding: str = "utf-8",
+                            errors: str = "strict") -> list[Item]:
     """The corpus's documents as items, each with its label (or "" unconditioned), in the corpus's
     order; a CSV/TSV's rows when labelled or ``rows`` (otherwise a table is read as plain text)."""
     if condition_on is None:
@@ -46,7 +47,7 @@ def load_labelled_documents(corpus: str, condition_on: str | None, text_column: 
             from rnn_tf.labelled import read_table
 
             return [Item(ex.text) for ex in read_table(corpus, text_column, None)]
-        return [Item(d.text) for d in load_corpus(corpus)]
+        return [Item(d.text) for d in load_corpus(corpus, encoding, errors)]
     if condition_on == "label":
         if corpus == "sotu":
             raise UserError(f"--condition-on label needs labelled data; for sotu use one of {', '.join(SOTU_SOURCES)}")
@@ -89,9 +90,11 @@ def split_lines(items: list[Item]) -> list[Item]:
 
 
 def load_items(corpus: str, lines: bool, condition_on: str | None, text_column: str = "text",
-               label_column: str = "label") -> list[Item]:
-    """What the text generator trains on: documents, or (``lines``) lines, each with its label."""
-    items = load_labelled_documents(corpus, condition_on, text_column, label_column, rows=lines)
+               label_column: str = "label", encoding: str = "utf-8", errors: str = "strict") -> list[Item]:
+    """What the text generator trains on: documents, or (``lines``) lines, each with its label
+    (``encoding``/``errors``: how plain text files are read; tables and labelled folders are UTF-8)."""
+    items = load_labelled_documents(corpus, condition_on, text_column, label_column, rows=lines,
+                                    encoding=encoding, errors=errors)
     if lines:
         if _is_table(corpus):
             items = [Item(" ".join(i.text.split()), i.label) for i in items if i.text.strip()]

@@ -20,3 +20,4 @@ TUNERS = ("random", "hyperband", "bayesian")
 TAGGER_MODELS = ("rnn", "perceptron", "most-frequent")  # a recurrent tagger and its two baselines
 EMBEDDING_INITS = ("uniform", "normal")  # Keras's U(-0.05, 0.05), or N(0, 1) as PyTorch draws them
 CONDITION_MODES = ("input", "state")  # how a conditioned language model receives its label
+LR_SCHEDULES = ("constant", "linear", "cosine")  # textgen --lr-schedule

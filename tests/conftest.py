@@ -2,10 +2,13 @@
 
 import os
 import pathlib
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the token-id cache of fixtures wider than one test (each test gets its own: ``token_cache``)
+os.environ["RNN_TF_CACHE"] = tempfile.mkdtemp(prefix="rnn-tf-test-cache-")
 
 SHARED_NLTK = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nltk_data"
 
@@ -23,6 +26,14 @@ def write_corpus(folder: pathlib.Path, n_docs: int = 6, repeats: int = 3) -> pat
     for i in range(n_docs):
         text = "\n".join(LINES[(i + j) % len(LINES)] for j in range(repeats * len(LINES)))
         (folder / f"{1790 + i}-doc.txt").write_text(text + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def token_cache(tmp_path, monkeypatch):
+    """Every test its own token-id cache (rnn_tf.token_ids), never the user's."""
+    folder = tmp_path / "token-cache"
+    monkeypatch.setenv("RNN_TF_CACHE", str(folder))
     return folder
 
 

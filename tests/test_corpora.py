@@ -23,7 +23,7 @@ def test_missing_corpus_empty_glob_and_bad_encoding(tmp_path):
         load_corpus(str(tmp_path / "empty"))
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\xe9".encode("latin-1"))
-    with pytest.raises(UserError, match="not UTF-8"):
+    with pytest.raises(UserError, match=r"is not utf-8 text: byte 3 \(0xe9\)"):
         load_corpus(str(bad))
 
 

@@ -10,9 +10,10 @@ import json
 from dataclasses import dataclass, field
 
 from rnn_tf.config import RunConfig, check_temperatures
+from rnn_tf.corpora import ENCODING_ERRORS, check_encoding
 from rnn_tf.errors import UserError
 from rnn_tf.flags import add_run_arguments, add_shared_settings
-from rnn_tf.names import CELLS, CONDITION_MODES, LEVELS
+from rnn_tf.names import CELLS, CONDITION_MODES, LEVELS, LR_SCHEDULES
 from rnn_tf.tasks.base import Task
 from rnn_tf.tasks.spaces import RECURRENT_SPACE
 
@@ -26,6 +27,8 @@ class TextgenConfig(RunConfig):
     corpus: str = "sotu"
     level: str = "char"  # char | word
     max_vocab: int | None = None  # keep only the most frequent tokens (None: all)
+    encoding: str = "utf-8"  # how text files are read
+    errors: str = "strict"  # strict: an undecodable byte is an error; replace: U+FFFD; ignore: dropped
     val_fraction: float = 0.05  # the last 5% of the documents are held out (line mode: a seeded 5% of the lines)
     # whole items: every line (every row of a CSV/TSV) one sequence with a start and an end
     lines: bool = False
@@ -49,6 +52,10 @@ class TextgenConfig(RunConfig):
     val_steps: int | None = None  # None: every validation window
     learning_rate: float = 2e-3  # RMSprop
     lr_decay: float = 1.0  # multiply the learning rate by this after every epoch
+    # constant, or linear/cosine decay to zero over lr_schedule_steps optimizer steps (None: the run's
+    # epochs x steps per epoch, fixed when the run starts)
+    lr_schedule: str = "constant"
+    lr_schedule_steps: int | None = None
     # truncated backpropagation through time: one contiguous track of the text per batch row, the
     # recurrent states carried from each window to the next of its track (not resumable: a new run)
     stateful: bool = False
@@ -69,7 +76,12 @@ class TextgenConfig(RunConfig):
         super().validate()
         if not 0.0 < self.lr_decay <= 1.0:
             raise UserError(f"--lr-decay {self.lr_decay} is out of range: use a number in (0, 1]")
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.lr_schedule != "constant" and self.lr_decay != 1.0:
+            raise UserError(f"--lr-decay and --lr-schedule {self.lr_schedule} are two schedules: give one of them")
+        self.check_positive(optional=("lr_schedule_steps",))
         check_temperatures(self.temperatures)
+        check_encoding(self.encoding, self.errors)
         if not 0.0 <= self.embedding_dropout < 1.0:
             raise UserError(f"--embedding-dropout {self.embedding_dropout} is out of range: use a number in [0, 1)")
         check_choice("condition_mode", self.condition_mode, CONDITION_MODES)
@@ -94,6 +106,10 @@ def add_settings(p) -> None:
     p.add_argument("--corpus", help=f"sotu, nltk:NAME, a .txt file, a folder or a glob (default: {D.corpus})")
     p.add_argument("--level", choices=LEVELS, help=f"tokens are characters or words (default: {D.level})")
     p.add_argument("--max-vocab", type=int, help="keep only the N most frequent tokens (default: all)")
+    p.add_argument("--encoding", help=f"the text files' encoding, e.g. latin-1, cp1252 (default: {D.encoding})")
+    p.add_argument("--errors", choices=ENCODING_ERRORS,
+                   help="an undecodable byte: strict stops with its file and offset, replace reads it as U+FFFD, "
+                        f"ignore drops it (default: {D.errors})")
     add_shared_settings(p, D, cells=CELLS, dropout_help="dropout between layers", batch_help="windows per batch",
                         optimizer="RMSprop")
     p.add_argument("--embedding-dropout", type=float,
@@ -102,6 +118,12 @@ def add_settings(p) -> None:
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the corpus)")
     p.add_argument("--val-steps", type=int, help="validation batches per epoch (default: all held-out text)")
     p.add_argument("--lr-decay", type=float, help=f"learning-rate factor per epoch (default: {D.lr_decay})")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="constant, or a linear or cosine decay from --learning-rate to zero over the run's "
+                        f"steps (default: {D.lr_schedule})")
+    p.add_argument("--lr-schedule-steps", type=int,
+                   help="optimizer steps the decay spans (default: --epochs x --steps-per-epoch, fixed when the "
+                        "run starts; a resume that trains past them stays at zero)")
     p.add_argument("--stateful", action=argparse.BooleanOptionalAction,
                    help="truncated backpropagation through time: cut the training text into one contiguous track "
                         "per batch row and carry each row's recurrent state from one window to the next; the "
@@ -156,7 +178,6 @@ def add_generate(sub) -> None:
     p.set_defaults(handler=run_generate)
 
 
-NOVEL_ROUNDS = 20  # --novel draws at most this many batches before it gives up on the missing items
 
 
 def requested_conditions(cfg: TextgenConfig, values: list[str] | None) -> list[tuple[str, int]] | None:
@@ -227,7 +248,7 @@ def _generate_items(args, cfg: TextgenConfig, sampler, length: int, conditions) 
     options = (prime, length, args.temperatures, args.num_samples, args.top_k, args.top_p)
     if args.novel:
         training = TASK.module().training_items(cfg)
-        samples, drawn = novel_items(sampler, options, args.seed, conditions, training, args.num_samples)
+        samples, drawn = sampler.novel_items(options, args.seed, conditions, training, args.num_samples)
         novelty = len([s for s in drawn if s.text not in training]) / len(drawn)
     else:
         samples, novelty = sampler.items(*options, seed=args.seed, conditions=conditions), None
@@ -248,26 +269,6 @@ def _generate_items(args, cfg: TextgenConfig, sampler, length: int, conditions) 
     if novelty is not None:
         print(f"novelty: {novelty:.1%} of {len(drawn)} items drawn were not in the training data")
     return 0
-
-
-def novel_items(sampler, options, seed, conditions, training: frozenset, wanted: int):
-    """Draw batches of items until every (label, temperature) has ``wanted`` items that are not in
-    ``training`` (at most ``NOVEL_ROUNDS`` batches); returns (the kept items, every item drawn)."""
-    import secrets
-
-    seed = secrets.randbits(62) if seed is None else int(seed)
-    kept: dict[tuple, list] = {}
-    drawn = []
-    for round_ in range(NOVEL_ROUNDS):
-        batch = sampler.items(*options, seed=seed + round_, conditions=conditions)
-        drawn += batch
-        for s in batch:
-            group = kept.setdefault((s.condition, s.temperature), [])
-            if s.text not in training and len(group) < wanted:
-                group.append(s)
-        if all(len(g) >= wanted for g in kept.values()):
-            break
-    return [s for group in kept.values() for s in group], drawn
 
 
 # --- textgen evaluate --------------------------------------------------------------------------
