@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import glob
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -18,25 +19,46 @@ from rnn_tf.errors import UserError
 CHUNK_BYTES = 1 << 22  # 4 MB of a file per read: the arrays made from one read stay small
 
 
-def corpus_files(spec: str) -> list[str] | None:
-    """The files of a file, folder or glob corpus, in the order ``corpora.load_corpus`` reads them;
-    None for the named corpora (``sotu``, ``nltk:NAME``), which are small and stay in memory."""
+@dataclass(frozen=True)
+class Source:
+    """One document of a corpus: a text file, read in pieces, or the text of a package corpus's
+    document (``sotu``, ``nltk:NAME``: small, and read whole from their packages)."""
+
+    name: str
+    path: str | None = None
+    text: str | None = None
+
+    def identity(self) -> list:
+        """What the token-id cache is keyed by: a file's path, size and modification time; a
+        package document's name and a hash of its text."""
+        if self.path is not None:
+            st = os.stat(self.path)
+            return [os.path.abspath(self.path), st.st_size, st.st_mtime_ns]
+        return [self.name, hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()]
+
+    def size(self) -> int:
+        return os.path.getsize(self.path) if self.path is not None else len(self.text)
+
+
+def corpus_sources(spec: str, encoding: str = "utf-8", errors: str = "strict") -> list[Source]:
+    """The documents of a corpus spec, in the order ``corpora.load_corpus`` reads them: files by path
+    (read later, in pieces), package corpora with their text."""
     from rnn_tf.corpora import load_corpus
 
     spec = str(spec)
     if spec == "sotu" or spec.startswith("nltk:"):
-        return None
+        return [Source(d.name, text=d.text) for d in load_corpus(spec)]
     if os.path.isfile(spec):
-        return [spec]
-    if os.path.isdir(spec):
+        paths = [spec]
+    elif os.path.isdir(spec):
         paths = sorted(glob.glob(os.path.join(spec, "**", "*.txt"), recursive=True))
     elif glob.has_magic(spec):
         paths = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
     else:
         paths = []
     if not paths:
-        load_corpus(spec)  # the same one-line error as the in-memory path
-    return paths
+        load_corpus(spec, encoding, errors)  # the same one-line error as the in-memory path
+    return [Source(os.path.basename(p), path=p) for p in paths]
 
 
 # --- reading: decoded, newline-translated pieces of a file, with the byte offset of a bad byte ---------
@@ -109,21 +131,26 @@ def _cut_pieces(pieces, start: int, stop: int | None):
 
 @dataclass
 class Part:
-    """One document of a split: a file, or a character range of one (``stop`` None: to its end)."""
+    """One document of a split: a source, or a character range of one (``stop`` None: to its end)."""
 
-    path: str
+    source: Source
     start: int = 0
     stop: int | None = None
 
 
 class Reader:
-    """The training and held-out texts of a corpus's files, as pieces, in ``join_documents`` form."""
+    """The training and held-out texts of a corpus, as pieces, in ``join_documents`` form."""
 
-    def __init__(self, paths: list[str], encoding: str, errors: str, progress=None):
-        self.paths, self.encoding, self.errors, self.progress = paths, encoding, errors, progress
+    def __init__(self, sources: list[Source], encoding: str, errors: str, progress=None):
+        self.sources, self.encoding, self.errors, self.progress = sources, encoding, errors, progress
 
     def pieces(self, part: Part, progress: bool = True):
-        raw = read_pieces(part.path, self.encoding, self.errors, progress=self.progress if progress else None)
+        meter = self.progress if progress else None
+        source = part.source
+        if source.path is not None:
+            raw = read_pieces(source.path, self.encoding, self.errors, progress=meter)
+        else:
+            raw = _text_pieces(source.text, meter)
         return raw if part.start == 0 and part.stop is None else _cut_pieces(raw, part.start, part.stop)
 
     def joined(self, parts: list[Part]):
@@ -148,9 +175,9 @@ class Reader:
         """``corpora.split_documents`` without reading more than one piece of text at a time."""
         if not 0.0 <= val_fraction < 1.0:
             raise UserError(f"validation fraction {val_fraction} is out of range: use a number in [0, 1)")
-        docs = [Part(p) for p in self.paths if not self._empty(Part(p))]
+        docs = [Part(s) for s in self.sources if not self._empty(Part(s))]
         if not docs:
-            raise UserError(f"corpus '{self.paths[0]}' is empty: it has no text")
+            raise UserError(f"corpus '{self.sources[0].path or self.sources[0].name}' is empty: it has no text")
         if val_fraction == 0.0:
             return docs, []
         if len(docs) >= 2:
@@ -169,4 +196,14 @@ class Reader:
                 break
         if newline > length // 2:
             cut = newline + 1
-        return [Part(doc.path, 0, cut)], [Part(doc.path, cut, None)]
+        return [Part(doc.source, 0, cut)], [Part(doc.source, cut, None)]
+
+
+def _text_pieces(text: str, progress=None):
+    """A package document's text in pieces of CHUNK_BYTES characters (as it is: no newline translation,
+    as ``corpora.load_corpus`` keeps it)."""
+    for i in range(0, len(text), CHUNK_BYTES):
+        piece = text[i:i + CHUNK_BYTES]
+        if progress is not None:
+            progress(len(piece))
+        yield piece

@@ -40,14 +40,20 @@ def window_count(n_ids: int, seq_len: int) -> int:
     return n
 
 
-def mapped_windows(ids: np.ndarray, seq_len: int):
-    """For ids in a memory map (``token_ids``): a function from window numbers (a 1-D int64 tensor) to
-    those windows as (k, seq_len + 1) int32, read from the map when asked, so that the ids are never
-    copied into memory whole. The rows equal ``tf.gather(lm_windows(ids), positions)``."""
-    offsets = np.arange(seq_len + 1, dtype=np.int64)
+def mapped_windows(ids: np.memmap, seq_len: int):
+    """For ids in a file (``token_ids``' memory maps): a function from window numbers (a 1-D int64
+    tensor) to those windows as (k, seq_len + 1) int32, read from the file when asked. Each window is
+    one positional read (``os.pread``): the ids are never copied into memory whole, and unlike faults
+    on the map, reads do not leave the file's pages counted in the process's memory, so it stays the
+    same for any corpus size. The rows equal ``tf.gather(lm_windows(ids), positions)``."""
+    import os
+
+    fd = os.open(ids.filename, os.O_RDONLY)  # closed when the process ends
+    item, width, base = ids.dtype.itemsize, (seq_len + 1) * ids.dtype.itemsize, ids.offset
 
     def read(positions):
-        return np.asarray(ids[positions[:, None] * seq_len + offsets], np.int32)
+        raw = b"".join(os.pread(fd, width, base + int(p) * seq_len * item) for p in positions)
+        return np.frombuffer(raw, ids.dtype).reshape(len(positions), seq_len + 1).astype(np.int32)
 
     def gather(positions):
         rows = tf.numpy_function(read, [positions], tf.int32, stateful=False)

@@ -10,6 +10,7 @@ items a seeded share of every label's items (``items.split_items``).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +23,9 @@ from rnn_tf.datasets import (
 from rnn_tf.errors import UserError
 from rnn_tf.items import as_documents, load_items, split_items
 from rnn_tf.tasks.textgen import TextgenConfig
-from rnn_tf.corpus_stream import corpus_files
+from rnn_tf.corpus_stream import corpus_sources
 from rnn_tf.token_ids import encoded_corpus
-from rnn_tf.vocab import Vocabulary
+from rnn_tf.vocab import UNK_ID, Vocabulary
 
 
 @dataclass
@@ -68,33 +69,29 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None, pr
     is given), and encode both splits as int32 ids. Checks that both splits fill at least one window.
     A new conditioned run's ``cfg.labels`` is set here (sorted), a resumed run's is checked.
 
-    A plain-text corpus of files (not ``--lines``, not ``--condition-on``) is encoded once into the
-    token-id cache and memory-mapped (``token_ids``); ``progress``: a stream for its progress line."""
+    Stream mode without labels goes through the token-id cache (``token_ids``): the corpus is encoded
+    once, in pieces, and its ids memory-mapped; ``progress``: a stream for the encoding's progress line."""
     if cfg.lines:
         return _prepare_lines(cfg, vocab)
-    paths = corpus_files(cfg.corpus) if cfg.condition_on is None else None
-    if paths:
-        return _check_windows(cfg, _prepare_cached(cfg, paths, vocab, progress))
     if cfg.condition_on is None:
-        train_docs, val_docs = split_documents(load_corpus(cfg.corpus, cfg.encoding, cfg.errors), cfg.val_fraction)
-        doc_labels = None
-    else:
-        items = load_items(cfg.corpus, False, cfg.condition_on, cfg.text_column, cfg.label_column,
+        sources = corpus_sources(cfg.corpus, cfg.encoding, cfg.errors)
+        return _check_windows(cfg, _prepare_cached(cfg, sources, vocab, progress))
+    items = load_items(cfg.corpus, False, cfg.condition_on, cfg.text_column, cfg.label_column,
                        cfg.encoding, cfg.errors)
-        if vocab is None:
-            cfg.labels = sorted({i.label for i in items})
-        labels = label_ids_of(items, cfg)
-        train_docs, val_docs = split_documents(as_documents(items), cfg.val_fraction)
-        doc_labels = [labels[: len(train_docs)], labels[len(train_docs):]]
+    if vocab is None:
+        cfg.labels = sorted({i.label for i in items})
+    labels = label_ids_of(items, cfg)
+    train_docs, val_docs = split_documents(as_documents(items), cfg.val_fraction)
+    doc_labels = [labels[: len(train_docs)], labels[len(train_docs):]]
     train_text = join_documents(train_docs)
     if vocab is None:
         vocab = Vocabulary.build(train_text, cfg.level, cfg.max_vocab)
     elif vocab.level != cfg.level:
         raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
-    train_ids, train_labels = _encode_documents(vocab, train_docs, None if doc_labels is None else doc_labels[0])
+    train_ids, train_labels = _encode_documents(vocab, train_docs, doc_labels[0])
     val_ids = val_labels = None
     if val_docs:
-        val_ids, val_labels = _encode_documents(vocab, val_docs, None if doc_labels is None else doc_labels[1])
+        val_ids, val_labels = _encode_documents(vocab, val_docs, doc_labels[1])
     return _check_windows(cfg, TextgenData(vocab, train_ids, val_ids, default_prime(train_docs[0].text),
                                            train_labels, val_labels))
 
@@ -118,10 +115,10 @@ def _check_windows(cfg: TextgenConfig, data: TextgenData) -> TextgenData:
     return data
 
 
-def _prepare_cached(cfg: TextgenConfig, paths: list[str], vocab: Vocabulary | None, progress) -> TextgenData:
+def _prepare_cached(cfg: TextgenConfig, sources, vocab: Vocabulary | None, progress) -> TextgenData:
     if vocab is not None and vocab.level != cfg.level:
         raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
-    encoded = encoded_corpus(cfg, paths, vocab, progress)
+    encoded = encoded_corpus(cfg, sources, vocab, progress)
     return TextgenData(encoded.vocab, encoded.train_ids, encoded.val_ids, encoded.default_prime,
                        val_characters=encoded.val_characters)
 
@@ -211,16 +208,17 @@ def stream_evaluation(cfg: TextgenConfig, vocab: Vocabulary, corpus: str | None,
         if corpus is None:
             train_docs, docs = split_documents(docs, cfg.val_fraction)
             labels = labels[len(train_docs):]
-    elif corpus is None and corpus_files(cfg.corpus):  # the run's held-out part, from the token-id cache
+    elif corpus is None:  # the run's held-out part, from the token-id cache
         data = prepare_textgen_data(cfg, vocab)
         if data.val_ids is None:
             raise UserError("this run held out no documents (validation fraction 0): pass --corpus to evaluate on")
         source = f"held-out documents of {cfg.corpus}"
+        unknown = int(np.count_nonzero(np.asarray(data.val_ids) == UNK_ID))
+        if unknown:
+            warnings.warn(f"{source}: {unknown} {vocab.level}(s) not in the vocabulary map to <unk>", stacklevel=2)
         return evaluation_dataset(data.val_ids, cfg.seq_len, batch_size), source, data.val_characters
     else:
-        docs, labels = load_corpus(corpus or cfg.corpus, cfg.encoding, cfg.errors), None
-        if corpus is None:
-            docs = split_documents(docs, cfg.val_fraction)[1]
+        docs, labels = load_corpus(corpus, cfg.encoding, cfg.errors), None
     if not docs:
         raise UserError("this run held out no documents (validation fraction 0): pass --corpus to evaluate on")
     source = corpus or f"held-out documents of {cfg.corpus}"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnn_tf.corpora import check_encoding
-from rnn_tf.corpus_stream import Part, Reader
+from rnn_tf.corpus_stream import Part, Reader, Source
 from rnn_tf.errors import UserError
 
 FORMAT = 1  # bump when the files' layout changes: older cache folders are then not used
@@ -135,33 +135,30 @@ class EncodedCorpus:
     built: bool  # True: encoded by this call; False: read from the cache
 
 
-def cache_key(paths: list[str], cfg, vocab=None) -> str:
-    identity = []
-    for p in paths:
-        st = os.stat(p)
-        identity.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
-    settings = {"format": FORMAT, "files": identity, "level": cfg.level, "max_vocab": cfg.max_vocab,
+def cache_key(sources: list[Source], cfg, vocab=None) -> str:
+    settings = {"format": FORMAT, "documents": [s.identity() for s in sources], "level": cfg.level, "max_vocab": cfg.max_vocab,
                 "val_fraction": cfg.val_fraction, "encoding": cfg.encoding, "errors": cfg.errors,
                 "vocab": None if vocab is None else vocab.itos}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def encoded_corpus(cfg, paths: list[str], vocab=None, stream=None) -> EncodedCorpus:
-    """The memory-mapped ids of a file corpus, encoded now if the cache does not have them.
+def encoded_corpus(cfg, sources: list[Source], vocab=None, stream=None) -> EncodedCorpus:
+    """The memory-mapped ids of a corpus (``corpus_stream.corpus_sources``), encoded now if the cache
+    does not have them.
     ``vocab``: a resumed run's vocabulary (the ids are encoded with it); ``stream``: where progress goes
     (None: silent)."""
     from rnn_tf.vocab import Vocabulary
 
     check_encoding(cfg.encoding, cfg.errors)
-    folder = os.path.join(cache_root(), "tokens", cache_key(paths, cfg))
+    folder = os.path.join(cache_root(), "tokens", cache_key(sources, cfg))
     meta = _read_meta(folder)
     if meta is not None and vocab is not None and Vocabulary.from_dict(meta["vocab"]) != vocab:
         # a resumed run whose vocabulary is not the one these files count now: encode with the run's
-        folder = os.path.join(cache_root(), "tokens", cache_key(paths, cfg, vocab))
+        folder = os.path.join(cache_root(), "tokens", cache_key(sources, cfg, vocab))
         meta = _read_meta(folder)
     built = meta is None
     if built:
-        _build(folder, cfg, paths, vocab, stream)
+        _build(folder, cfg, sources, vocab, stream)
         meta = _read_meta(folder)
     dtype = np.dtype(meta["dtype"])
     cached_vocab = Vocabulary.from_dict(meta["vocab"])
@@ -183,10 +180,10 @@ def _read_meta(folder: str) -> dict | None:
     return meta if meta.get("format") == FORMAT else None
 
 
-def _build(folder: str, cfg, paths: list[str], vocab, stream) -> None:
-    total = sum(os.path.getsize(p) for p in paths)
+def _build(folder: str, cfg, sources: list[Source], vocab, stream) -> None:
+    total = sum(s.size() for s in sources)
     meter = _Progress(stream, total)
-    reader = Reader(paths, cfg.encoding, cfg.errors, progress=meter.add)
+    reader = Reader(sources, cfg.encoding, cfg.errors, progress=meter.add)
     train_parts, val_parts = reader.split(cfg.val_fraction)
     if vocab is None:
         meter.begin("counting the vocabulary of", sum(_size(p) for p in train_parts))
@@ -204,13 +201,13 @@ def _build(folder: str, cfg, paths: list[str], vocab, stream) -> None:
             n_val, _, val_characters = encode_to_file(reader.joined(val_parts), vocab,
                                                       os.path.join(temporary, "val.bin"), dtype)
         first = ""
-        for piece in Reader(paths, cfg.encoding, cfg.errors).joined(train_parts[:1]):
+        for piece in Reader(sources, cfg.encoding, cfg.errors).joined(train_parts[:1]):
             first += piece[:200]
             if len(first.lstrip()) >= 200:
                 break
         first = first.lstrip()
         prime = first[: first.find("\n")] if 0 < first.find("\n") <= 80 else first[:40]
-        meta = {"format": FORMAT, "files": [os.path.abspath(p) for p in paths], "dtype": dtype.name,
+        meta = {"format": FORMAT, "documents": [s.path or s.name for s in sources], "dtype": dtype.name,
                 "n_train": n_train, "n_val": n_val, "val_characters": val_characters, "unknown_train": unknown, "default_prime": prime,
                 "vocab": vocab.to_dict(), "level": cfg.level, "encoding": cfg.encoding, "errors": cfg.errors}
         with open(os.path.join(temporary, "meta.json"), "w", encoding="utf-8") as f:
@@ -230,7 +227,7 @@ def _build(folder: str, cfg, paths: list[str], vocab, stream) -> None:
 
 
 def _size(part: Part) -> int:
-    size = os.path.getsize(part.path)
+    size = part.source.size()
     return size if part.stop is None else min(size, part.stop)
 
 

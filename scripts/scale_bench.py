@@ -12,6 +12,12 @@ until the file has SIZE MB; kept for the next call), then runs, each in a fresh 
 
 and prints one row per command: wall seconds and peak resident memory (maximum resident set size).
 The first row of a size includes encoding (delete ``FOLDER/cache`` to measure it again).
+
+    python scripts/scale_bench.py --throughput --rounds 3 --steps 100
+
+instead times the default model's training on the default corpus fed both ways, in one process,
+alternating: batches gathered in the graph from the ids in memory (int32, as before the cache) and
+batches read from the cached ids' file (what ``textgen train`` does now); the same batches either way.
 """
 
 from __future__ import annotations
@@ -56,28 +62,65 @@ def main() -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 1000], help="corpus sizes in MB (default: 100 1000)")
     p.add_argument("--folder", default="/tmp/rnn-tf-scale", help="where the corpora, runs and cache go")
     p.add_argument("--fresh-cache", action="store_true", help="delete the token-id cache first")
+    p.add_argument("--level", choices=("char", "word"), default="char", help="token level (default: char)")
+    p.add_argument("--throughput", action="store_true", help="compare the two ways of feeding training instead")
+    p.add_argument("--rounds", type=int, default=3, help="--throughput: rounds of each way (default: 3)")
+    p.add_argument("--steps", type=int, default=100, help="--throughput: timed steps per round (default: 100)")
     args = p.parse_args()
+    if args.throughput:
+        return throughput(args.rounds, args.steps)
     os.makedirs(args.folder, exist_ok=True)
     cache = os.path.join(args.folder, "cache")
     if args.fresh_cache:
         shutil.rmtree(cache, ignore_errors=True)
     env = {**os.environ, "RNN_TF_CACHE": cache}
     rnn_tf = [sys.executable, "-m", "rnn_tf"]
-    print(f"{'corpus':>10} {'command':<8} {'seconds':>8} {'peak RSS MB':>12}")
+    print(f"{'corpus':>10} {'level':<5} {'command':<8} {'seconds':>8} {'peak RSS MB':>12}")
     for size in args.sizes:
         corpus = os.path.join(args.folder, f"corpus-{size}.txt")
         write_corpus(corpus, size)
-        run = os.path.join(args.folder, f"run-{size}")
+        run = os.path.join(args.folder, f"run-{size}-{args.level}")
         shutil.rmtree(run, ignore_errors=True)
         commands = {
             "first": [*rnn_tf, "textgen", "train", "--corpus", corpus, "--epochs", "1", "--steps-per-epoch", "2",
-                      "--val-steps", "2", "--run-dir", run, "--quiet", "--seed", "1"],
+                      "--val-steps", "2", "--run-dir", run, "--quiet", "--seed", "1", "--level", args.level],
             "resume": [*rnn_tf, "textgen", "train", "--run-dir", run, "--resume", "--epochs", "2", "--quiet"],
         }
         for name, argv in commands.items():
             seconds, peak, code = timed(argv, env)
             mark = "" if code == 0 else f"  (exit {code})"
-            print(f"{os.path.getsize(corpus) / 1e6:>8,.0f}MB {name:<8} {seconds:>8.1f} {peak:>12,.0f}{mark}", flush=True)
+            print(f"{os.path.getsize(corpus) / 1e6:>8,.0f}MB {args.level:<5} {name:<8} {seconds:>8.1f} {peak:>12,.0f}{mark}",
+                  flush=True)
+    return 0
+
+
+def throughput(rounds: int, steps: int) -> int:
+    import numpy as np
+
+    from rnn_tf.datasets import language_model_dataset
+    from rnn_tf.tasks.textgen import TextgenConfig
+    from rnn_tf.textgen import build_model
+    from rnn_tf.textgen_data import prepare_textgen_data
+
+    cfg = TextgenConfig(seed=1)
+    data = prepare_textgen_data(cfg)
+    feeds = {"in memory": np.asarray(data.train_ids, np.int32), "cached file": data.train_ids}
+    model = build_model(cfg, len(data.vocab)).training
+    streams = {name: iter(language_model_dataset(ids, cfg.seq_len, cfg.batch_size, seed=1)) for name, ids in feeds.items()}
+    for name, stream in streams.items():  # compile and warm up both
+        model.train_on_batch(*next(stream))
+    rates: dict[str, list[float]] = {name: [] for name in feeds}
+    for _ in range(rounds):
+        for name, stream in streams.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                model.train_on_batch(*next(stream))
+            rates[name].append(steps * cfg.batch_size * cfg.seq_len / (time.perf_counter() - start))
+    for name, values in rates.items():
+        print(f"{name:<12} {np.median(values):>10,.0f} predicted chars/s (median of {rounds}: "
+              f"{', '.join(f'{v:,.0f}' for v in values)})")
+    ratio = np.median(rates["cached file"]) / np.median(rates["in memory"])
+    print(f"cached file / in memory: {ratio:.3f}")
     return 0
 
 

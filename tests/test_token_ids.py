@@ -11,7 +11,7 @@ import rnn_tf.corpus_stream as corpus_stream
 import rnn_tf.token_ids as token_ids
 from helpers import assert_user_error, exit_code
 from rnn_tf.corpora import join_documents, load_corpus, split_documents
-from rnn_tf.corpus_stream import corpus_files
+from rnn_tf.corpus_stream import corpus_sources
 from rnn_tf.errors import UserError
 from rnn_tf.vocab import Vocabulary
 
@@ -53,7 +53,7 @@ def test_streamed_ids_equal_the_in_memory_encoding_at_any_chunk_size(tmp_path, m
         monkeypatch.setenv("RNN_TF_CACHE", str(tmp_path / f"cache-{chunk}"))
         monkeypatch.setattr(corpus_stream, "CHUNK_BYTES", chunk)
         encoded = token_ids.encoded_corpus(_settings(level=level, max_vocab=max_vocab),
-                                           corpus_files(spec))
+                                           corpus_sources(spec))
         assert encoded.vocab == vocab
         assert isinstance(encoded.train_ids, np.memmap) and encoded.train_ids.dtype == np.uint8
         np.testing.assert_array_equal(encoded.train_ids, vocab.encode(join_documents(train_docs)))
@@ -64,12 +64,12 @@ def test_streamed_ids_equal_the_in_memory_encoding_at_any_chunk_size(tmp_path, m
 
 def test_the_cache_is_reused_until_a_file_changes(tmp_path):
     folder = _corpus(tmp_path)
-    paths = corpus_files(str(folder))
+    paths = corpus_sources(str(folder))
     first = token_ids.encoded_corpus(_settings(), paths)
     again = token_ids.encoded_corpus(_settings(), paths)
     assert first.built and not again.built and again.folder == first.folder
     assert token_ids.encoded_corpus(_settings(level="word"), paths).folder != first.folder  # settings are keyed
-    with open(paths[-1], "a", encoding="utf-8") as f:
+    with open(paths[-1].path, "a", encoding="utf-8") as f:
         f.write("one more line\n")
     changed = token_ids.encoded_corpus(_settings(), paths)
     assert changed.built and changed.folder != first.folder
@@ -77,7 +77,7 @@ def test_the_cache_is_reused_until_a_file_changes(tmp_path):
 
 def test_a_resumed_runs_vocabulary_is_used_when_the_files_now_count_another(tmp_path):
     folder = _corpus(tmp_path)
-    paths = corpus_files(str(folder))
+    paths = corpus_sources(str(folder))
     old = Vocabulary(list("abcdefghij"))
     encoded = token_ids.encoded_corpus(_settings(), paths, vocab=old)
     assert encoded.vocab == old
@@ -86,7 +86,7 @@ def test_a_resumed_runs_vocabulary_is_used_when_the_files_now_count_another(tmp_
 
 def test_an_interrupted_encoding_leaves_nothing_a_later_run_would_trust(tmp_path, monkeypatch):
     folder = _corpus(tmp_path)
-    paths = corpus_files(str(folder))
+    paths = corpus_sources(str(folder))
     real = token_ids.encode_to_file
 
     def interrupted(pieces, vocab, path, dtype):
@@ -106,10 +106,10 @@ def test_an_undecodable_byte_names_the_file_and_its_offset_and_replace_reads_on(
     path.write_bytes(("abc\n" * 50_000).encode() + "café\n".encode("latin-1") + b"tail\n" * 50_000)
     monkeypatch.setattr(corpus_stream, "CHUNK_BYTES", 4096)  # the bad byte lies many reads in
     with pytest.raises(UserError, match=rf"'{path}' is not utf-8 text: byte 200,003 \(0xe9\) cannot be decoded"):
-        token_ids.encoded_corpus(_settings(), [str(path)])
-    replaced = token_ids.encoded_corpus(_settings(errors="replace"), [str(path)])
+        token_ids.encoded_corpus(_settings(), corpus_sources(str(path)))
+    replaced = token_ids.encoded_corpus(_settings(errors="replace"), corpus_sources(str(path)))
     assert "\ufffd" in replaced.vocab.stoi
-    latin = token_ids.encoded_corpus(_settings(encoding="latin-1"), [str(path)])
+    latin = token_ids.encoded_corpus(_settings(encoding="latin-1"), corpus_sources(str(path)))
     assert "é" in latin.vocab.stoi
 
 
@@ -118,7 +118,7 @@ def test_memory_mapped_batches_equal_the_in_memory_ones(tmp_path):
 
     from rnn_tf.datasets import language_model_dataset
 
-    encoded = token_ids.encoded_corpus(_settings(), corpus_files(str(_corpus(tmp_path))))
+    encoded = token_ids.encoded_corpus(_settings(), corpus_sources(str(_corpus(tmp_path))))
     in_memory = np.asarray(encoded.train_ids, np.int32)
     for options in (dict(seed=3, start_step=5), dict(shuffle=False, repeat=False)):
         mapped = list(language_model_dataset(encoded.train_ids, 16, 4, **options).take(6))
@@ -155,3 +155,17 @@ def test_bad_encoding_flags_are_one_line_errors(tmp_path, capsys):
     assert_user_error(["textgen", "train", "--corpus", str(bad), "--encoding", "klingon", "--run-dir", run], capsys,
                       "--encoding 'klingon' is not a text encoding")
     assert exit_code(["textgen", "train", "--corpus", str(bad), "--errors", "sometimes"]) == 2  # argparse's choice
+
+
+def test_the_default_corpus_goes_through_the_cache_with_the_same_ids():
+    from rnn_tf.tasks.textgen import TextgenConfig
+    from rnn_tf.textgen_data import prepare_textgen_data
+
+    train_docs, val_docs = split_documents(load_corpus("sotu"), 0.05)
+    vocab = Vocabulary.build(join_documents(train_docs), "char")
+    data = prepare_textgen_data(TextgenConfig())
+    assert isinstance(data.train_ids, np.memmap) and data.vocab == vocab
+    np.testing.assert_array_equal(data.train_ids, vocab.encode(join_documents(train_docs)))
+    np.testing.assert_array_equal(data.val_ids, vocab.encode(join_documents(val_docs)))
+    assert data.default_prime == "Fellow-Citizens of the Senate and House of Representatives:"
+    assert not token_ids.encoded_corpus(TextgenConfig(), corpus_sources("sotu")).built  # the second time: cached

@@ -36,6 +36,10 @@ def fingerprint(*parts) -> str:
     for part in parts:
         if part is None:
             digest.update(b"none")
+        elif isinstance(part, np.ndarray) and part.dtype.kind == "u":  # cached ids (token_ids) hash as int32 ids
+            digest.update(str((np.dtype(np.int32), part.shape)).encode())
+            for start in range(0, max(len(part), 1), 1 << 24):  # a memory map, a piece at a time
+                digest.update(np.ascontiguousarray(part[start:start + (1 << 24)], np.int32).tobytes())
         elif isinstance(part, np.ndarray):
             digest.update(str((part.dtype, part.shape)).encode())
             digest.update(np.ascontiguousarray(part).tobytes())
