@@ -130,3 +130,21 @@ def split_items(items: list[Item], val_fraction: float, seed: int) -> tuple[list
 
 def as_documents(items: list[Item]) -> list[Document]:
     return [Document(str(n), i.text) for n, i in enumerate(items)]
+
+
+def requested_conditions(cfg, values: list[str] | None) -> list[tuple[str, int]] | None:
+    """(label, label id) for --condition (None for an unconditioned run): unknown labels are an error."""
+    if not cfg.condition_on:
+        if values:
+            raise UserError("--condition: this run was not trained with --condition-on, so it takes no label; "
+                            "drop --condition")
+        return None
+    if not values:
+        return cfg.conditions
+    index = dict(cfg.conditions)
+    unknown = [v for v in values if v not in index]
+    if unknown:
+        shown = ", ".join(cfg.labels[:30]) + (", ..." if len(cfg.labels) > 30 else "")
+        raise UserError(f"--condition {unknown[0]!r} is not a label of this run (conditioned on {cfg.condition_on}): "
+                        f"use one of {shown}")
+    return [(v, index[v]) for v in dict.fromkeys(values)]

@@ -98,22 +98,37 @@ class Sampler:
             states = list(outputs[1:])
         return prime[:, -1], states
 
-    def _generate_ids(self, token, labels, states, first_step, length, temperatures, top_k, top_p, seed, filtered):
-        """``length`` tokens per stream after ``token``; also the last token and states, to go on from."""
+    def _generate_ids(self, token, labels, states, first_step, length, temperatures, top_k, top_p, seed, filtered,
+                      requested=None, guidance=0.0):
+        """``length`` tokens per stream after ``token``; also the last token and states, to go on from.
+
+        With ``guidance`` w > 0 (a Python number) every stream runs as K copies, one per label of the
+        model (``labels`` 0..K-1 repeated), all fed the token drawn for the stream, which is drawn from
+        (1 + w) * logits(its ``requested`` label) - w * mean(logits(the other labels)): the
+        distribution p(x | label)^(1+w) / p(x | others)^w, which stresses what sets the label apart
+        (contrastive guidance, as classifier-free guidance does with an unconditional model)."""
         tokens = tf.TensorArray(tf.int32, size=length)
         vocab_size = self.model.step.output_shape[0][-1]
         # Never draw padding or unknown: their logits are forced to -inf.
         banned = tf.one_hot([PAD_ID, UNK_ID], vocab_size, on_value=True, off_value=False)
         banned = tf.reduce_any(banned, axis=0)[None, :]
+        groups = self.model.num_labels
         for i in tf.range(length):
             outputs = self.model.step(self.model.step_inputs(token, labels, states), training=False)
             logits, states = outputs[0], list(outputs[1:])
+            if guidance:
+                copies = tf.reshape(logits, [-1, groups, vocab_size])
+                own = tf.gather(copies, requested, axis=1, batch_dims=1)
+                others = (tf.reduce_sum(copies, axis=1) - own) / (groups - 1)
+                logits = (1.0 + guidance) * own - guidance * others
             logits = tf.where(banned, tf.constant(-np.inf, logits.dtype), logits)
             logits = logits / temperatures[:, None]
             if filtered:  # a Python flag, so the loop without top-k / top-p has no sort and no branch
                 logits = filter_logits(logits, top_k, top_p)
             # The noise of step n of the sample, whichever chunk draws it: chunks = one long loop.
             token = draw(logits, tf.stack([seed, first_step + tf.cast(i, tf.int64)]))
+            if guidance:
+                token = tf.repeat(token, groups)  # every copy of the stream goes on from the same token
             tokens = tokens.write(i, token)
         return tf.transpose(tokens.stack()), token, states
 
@@ -128,12 +143,15 @@ class Sampler:
         seed: int | None = None,
         conditions: list[int] | None = None,
         chunk: int | None = None,
+        guidance: float = 0.0,
     ) -> Iterator[list[str]]:
         """The samples of ``generate``, as they are drawn: for every chunk of tokens, a list with the
         next piece of text of each stream (for each of ``conditions``, label ids of a conditioned
-        model, ``num_samples`` per temperature, in the order given)."""
+        model, ``num_samples`` per temperature, in the order given). ``guidance`` > 0: contrastive
+        guidance towards each stream's label (see ``_generate_ids``; K times the work for K labels)."""
         temperatures = [float(t) for t in temperatures]
         check_sampling_options(temperatures, length, num_samples, top_k, top_p)
+        check_guidance(guidance, self.model.num_labels)
         if not prime:
             raise UserError("the prime is empty: give --prime some text to start from")
         prime_ids = self.vocab.encode(prime, warn=True, what="prime")
@@ -143,17 +161,21 @@ class Sampler:
         seed = secrets.randbits(62) if seed is None else int(seed)
         options = (tf.constant(streams, tf.float32), tf.constant(top_k, tf.int32),
                    tf.constant(top_p, tf.float32), tf.constant(seed, tf.int64), top_k > 0 or top_p < 1.0)
-        return self._pieces(np.tile(prime_ids, (len(streams), 1)), np.array(labels, np.int32), int(length),
-                            options, chunk or self.chunk)
+        copies = self.model.num_labels if guidance else 1
+        if guidance:  # every stream as one copy per label; the drawn token follows the stream's own
+            options += (tf.constant(labels, tf.int32), float(guidance))
+            labels = list(range(copies)) * len(streams)
+        return self._pieces(np.tile(prime_ids, (len(streams) * copies, 1)), np.array(labels, np.int32), int(length),
+                            options, chunk or self.chunk, copies)
 
-    def _pieces(self, prime_ids, labels, length, options, chunk) -> Iterator[list[str]]:
+    def _pieces(self, prime_ids, labels, length, options, chunk, copies=1) -> Iterator[list[str]]:
         labels = tf.constant(labels)
         token, states = self.warm_up(tf.constant(prime_ids), labels)  # once; then chunk after chunk
-        previous = [None] * len(prime_ids)  # each stream's last token, on which its next text may depend
+        previous = [None] * (len(prime_ids) // copies)  # each stream's last token: its next text may depend on it
         for first_step in range(0, length, chunk):
             n = min(chunk, length - first_step)  # the chunk, or the remainder at the end
             ids, token, states = self.chunk_loop(token, labels, states, tf.constant(first_step, tf.int64), n, *options)
-            ids = ids.numpy()
+            ids = ids.numpy()[::copies]  # a stream's copies drew the same tokens
             yield [self._continue_text(p, row) for p, row in zip(previous, ids)]
             previous = ids[:, -1].tolist()
 
@@ -175,11 +197,13 @@ class Sampler:
         top_p: float = 1.0,
         seed: int | None = None,
         conditions: list[tuple[str, int]] | None = None,
+        guidance: float = 0.0,
     ) -> list[Sample]:
         """``num_samples`` samples at each temperature (for each of ``conditions``, (label, label id)
         pairs of a conditioned model), all drawn in one batch, prime excluded."""
         streams, label_ids = _streams(conditions, temperatures, num_samples)
-        pieces = list(self.stream(prime, length, temperatures, num_samples, top_k, top_p, seed, label_ids))
+        pieces = list(self.stream(prime, length, temperatures, num_samples, top_k, top_p, seed, label_ids,
+                                  guidance=guidance))
         return [Sample(t, "".join(parts), name) for (name, t), parts in zip(streams, zip(*pieces))]
 
     def items(
@@ -192,6 +216,7 @@ class Sampler:
         top_p: float = 1.0,
         seed: int | None = None,
         conditions: list[tuple[str, int]] | None = None,
+        guidance: float = 0.0,
     ) -> list[Sample]:
         """Line mode: whole items, each drawn from the start token (a line break) followed by
         ``prime``, and ending at the first end token (also a line break) or after ``length`` tokens
@@ -201,7 +226,7 @@ class Sampler:
         streams, label_ids = _streams(conditions, temperatures, num_samples)
         texts = [""] * len(streams)
         for pieces in self.stream("\n" + prime, length, temperatures, num_samples, top_k, top_p, seed, label_ids,
-                                  chunk=min(ITEM_CHUNK, length)):
+                                  chunk=min(ITEM_CHUNK, length), guidance=guidance):
             texts = [t + p for t, p in zip(texts, pieces)]
             if all("\n" in t for t in texts):
                 break
@@ -211,14 +236,15 @@ class Sampler:
             out.append(Sample(temperature, prime + (text if end < 0 else text[:end]), name, end >= 0))
         return out
 
-    def novel_items(self, options: tuple, seed: int | None, conditions, training: frozenset, wanted: int):
+    def novel_items(self, options: tuple, seed: int | None, conditions, training: frozenset, wanted: int,
+                    guidance: float = 0.0):
         """``items(*options)`` drawn in batches until every (label, temperature) has ``wanted`` items that
         are not in ``training`` (at most ``NOVEL_ROUNDS`` batches); (the kept items, every item drawn)."""
         seed = secrets.randbits(62) if seed is None else int(seed)
         kept: dict[tuple, list] = {}
         drawn = []
         for round_ in range(NOVEL_ROUNDS):
-            batch = self.items(*options, seed=seed + round_, conditions=conditions)
+            batch = self.items(*options, seed=seed + round_, conditions=conditions, guidance=guidance)
             drawn += batch
             for s in batch:
                 group = kept.setdefault((s.condition, s.temperature), [])
@@ -234,6 +260,13 @@ def _streams(conditions, temperatures, num_samples) -> tuple[list[tuple[str | No
     labelled = conditions or [(None, 0)]
     return ([(name, float(t)) for name, _ in labelled for t in temperatures for _ in range(num_samples)],
             [label_id for _, label_id in labelled])
+
+
+def check_guidance(guidance: float, num_labels: int) -> None:
+    if not (guidance >= 0 and np.isfinite(guidance)):
+        raise UserError(f"--guidance {guidance} is out of range: use 0 (off) or a positive weight such as 0.2")
+    if guidance and not num_labels > 1:
+        raise UserError("--guidance steers samples towards their label: it needs a run trained with --condition-on")
 
 
 def check_sampling_options(temperatures, length, num_samples, top_k, top_p) -> None:

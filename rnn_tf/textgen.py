@@ -223,7 +223,7 @@ def _summed_loss(model: keras.Model, dataset: tf.data.Dataset) -> tuple[float, f
 
 # --- do the samples match their labels? ---------------------------------------------------------------
 def sample_match(run_dir: str, classifier_dir: str, num_samples: int = 200, temperature: float = 1.0,
-                 seed: int | None = None, weights: str = "best") -> dict:
+                 seed: int | None = None, weights: str = "best", guidance: float = 0.0) -> dict:
     """How well a run's samples carry their labels, judged by a classifier trained with ``rnn-tf
     classify train`` on the real data: ``num_samples`` samples per label (a conditioned run: drawn for
     that label; an unconditioned run: as many drawn without one) are classified, and each label's
@@ -234,10 +234,11 @@ def sample_match(run_dir: str, classifier_dir: str, num_samples: int = 200, temp
     ``sample_length`` tokens from the run's prime."""
     from rnn_tf.classify import load_classifier_run, predict_probabilities, score, split_examples
     from rnn_tf.labelled import Example, load_labelled
-    from rnn_tf.sampling import check_sampling_options
+    from rnn_tf.sampling import check_guidance, check_sampling_options
 
     check_sampling_options([temperature], 1, num_samples, 0, 1.0)
     cfg, vocab, lm = load_textgen_run(run_dir, weights)
+    check_guidance(guidance, len(cfg.labels) if cfg.condition_on else 0)
     ccfg, cvocab, classifier = load_classifier_run(classifier_dir)
     if cfg.condition_on:
         missing = [label for label in cfg.labels if label not in ccfg.labels]
@@ -252,13 +253,14 @@ def sample_match(run_dir: str, classifier_dir: str, num_samples: int = 200, temp
     conditions = cfg.conditions if cfg.condition_on else None
     n = num_samples if conditions else num_samples * len(ccfg.labels)
     if cfg.lines:
-        samples = sampler.items("", cfg.seq_len, [temperature], n, seed=seed, conditions=conditions)
+        samples = sampler.items("", cfg.seq_len, [temperature], n, seed=seed, conditions=conditions, guidance=guidance)
     else:
-        samples = sampler.generate(cfg.prime, cfg.sample_length, [temperature], n, seed=seed, conditions=conditions)
+        samples = sampler.generate(cfg.prime, cfg.sample_length, [temperature], n, seed=seed, conditions=conditions,
+                                   guidance=guidance)
     tf.get_logger().setLevel("ERROR")  # the classifier's batches are trimmed to their texts: retracing is expected
     predicted = predict_probabilities(classifier, cvocab, ccfg,
                                       [Example(s.text or " ", "") for s in samples]).argmax(axis=1)
-    result = {"classifier": classifier_dir, "temperature": temperature, "samples": len(samples),
+    result = {"classifier": classifier_dir, "temperature": temperature, "guidance": guidance, "samples": len(samples),
               "conditioned": bool(conditions), "labels": {}}
     for k, label in enumerate(ccfg.labels):
         if conditions and label not in cfg.labels:

@@ -149,6 +149,39 @@ def test_evaluate_reports_every_label_and_generate_novel_reports_the_rate(letter
     assert all(s["text"] not in training for s in out["samples"])
 
 
+def test_guidance_draws_from_the_contrast_of_the_labels_logits(letters_run):
+    """Greedy (top-k 1) guided items follow argmax((1 + w) logits(own) - w logits(other)), step by step,
+    with both copies of each stream fed the drawn token; w = 0 is the plain sampler."""
+    import tensorflow as tf
+
+    from rnn_tf.sampling import Sampler
+    from rnn_tf.textgen import load_textgen_run
+
+    cfg, vocab, lm = load_textgen_run(str(letters_run[0]))
+    sampler = Sampler(lm, vocab, jit_compile=False)
+    w, length = 2.0, 6
+    guided = sampler.items("", length, [1.0], 1, top_k=1, seed=0, conditions=cfg.conditions, guidance=w)
+    newline = vocab.stoi["\n"]
+    for label, label_id in cfg.conditions:
+        states = [lm.start_states(tf.constant([k])) for k in range(2)]
+        token, text = newline, ""
+        for _ in range(length):
+            logits = []
+            for k in range(2):
+                out = lm.step(lm.step_inputs(tf.constant([token]), tf.constant([k]), states[k]), training=False)
+                logits.append(out[0].numpy()[0])
+                states[k] = list(out[1:])
+            mixed = (1 + w) * logits[label_id] - w * logits[1 - label_id]
+            mixed[:2] = -np.inf  # padding and unknown are never drawn
+            token = int(mixed.argmax())
+            if token == newline:
+                break
+            text += vocab.itos[token]
+        assert [s.text for s in guided if s.condition == label] == [text]
+    plain = sampler.items("", length, [1.0], 3, seed=4, conditions=cfg.conditions)
+    assert sampler.items("", length, [1.0], 3, seed=4, conditions=cfg.conditions, guidance=0.0) == plain
+
+
 def test_bad_conditions_are_one_line_errors(letters_run, corpus_dir, tmp_path, capsys):
     run, _, table = letters_run
     assert_user_error(["textgen", "generate", "--run-dir", str(run), "--condition", "c"], capsys,
@@ -158,6 +191,12 @@ def test_bad_conditions_are_one_line_errors(letters_run, corpus_dir, tmp_path, c
     assert_user_error(["textgen", "generate", "--run-dir", str(plain), "--condition", "a"], capsys,
                       "was not trained with --condition-on")
     assert_user_error(["textgen", "generate", "--run-dir", str(plain), "--novel"], capsys, "--novel")
+    assert_user_error(["textgen", "generate", "--run-dir", str(plain), "--guidance", "0.2"], capsys,
+                      "--guidance steers samples towards their label: it needs a run trained with --condition-on")
+    assert_user_error(["textgen", "generate", "--run-dir", str(run), "--guidance", "-1"], capsys,
+                      "--guidance -1.0 is out of range")
+    assert_user_error(["textgen", "evaluate", "--run-dir", str(run), "--guidance", "0.2"], capsys,
+                      "--guidance applies to the samples --classifier judges")
     assert_user_error(["textgen", "train", "--run-dir", str(tmp_path / "x"), "--corpus", str(table), "--lines",
                        "--stateful"], capsys, "--stateful")
     assert_user_error(["textgen", "train", "--run-dir", str(tmp_path / "x"), "--corpus", str(corpus_dir),

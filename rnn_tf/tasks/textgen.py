@@ -170,6 +170,9 @@ def add_generate(sub) -> None:
                    help="samples per temperature (and per --condition) (default: 1)")
     p.add_argument("--condition", nargs="+", metavar="VALUE",
                    help="a conditioned run (--condition-on): draw for these labels (default: every label)")
+    p.add_argument("--guidance", type=float, default=0.0, metavar="W",
+                   help="a conditioned run: draw from p(x|label)^(1+W) / p(x|other labels)^W, stressing what "
+                        "sets each label apart (costs one model step per label); 0 = off (default: 0)")
     p.add_argument("--novel", action="store_true",
                    help="line mode: keep only items that are not in the training data, drawing more until "
                         "--num-samples are new; prints the share of new items (the novelty rate)")
@@ -180,33 +183,17 @@ def add_generate(sub) -> None:
 
 
 
-def requested_conditions(cfg: TextgenConfig, values: list[str] | None) -> list[tuple[str, int]] | None:
-    """(label, label id) for --condition (None for an unconditioned run): unknown labels are an error."""
-    if not cfg.condition_on:
-        if values:
-            raise UserError("--condition: this run was not trained with --condition-on, so it takes no label; "
-                            "drop --condition")
-        return None
-    if not values:
-        return cfg.conditions
-    index = dict(cfg.conditions)
-    unknown = [v for v in values if v not in index]
-    if unknown:
-        shown = ", ".join(cfg.labels[:30]) + (", ..." if len(cfg.labels) > 30 else "")
-        raise UserError(f"--condition {unknown[0]!r} is not a label of this run (conditioned on {cfg.condition_on}): "
-                        f"use one of {shown}")
-    return [(v, index[v]) for v in dict.fromkeys(values)]
-
-
 def run_generate(args) -> int:
     import os
     import sys
 
-    from rnn_tf.sampling import Sampler, check_sampling_options
+    from rnn_tf.items import requested_conditions
+    from rnn_tf.sampling import Sampler, check_guidance, check_sampling_options
 
     cfg, vocab, lm = TASK.module().load_textgen_run(args.run_dir, args.weights)
     length = args.length if args.length is not None else (cfg.seq_len if cfg.lines else 500)
     check_sampling_options(args.temperatures, length, args.num_samples, args.top_k, args.top_p)
+    check_guidance(args.guidance, len(cfg.labels) if cfg.condition_on else 0)
     conditions = requested_conditions(cfg, args.condition)
     if args.novel and not cfg.lines:
         raise UserError("--novel compares whole items with the training lines: it needs a run trained with --lines")
@@ -217,7 +204,8 @@ def run_generate(args) -> int:
     options = (prime, length, args.temperatures, args.num_samples, args.top_k, args.top_p, args.seed)
     single = len(args.temperatures) * args.num_samples * len(conditions or [None]) == 1
     if single and not args.json:  # one sample: printed as it is drawn
-        pieces = sampler.stream(*options, conditions=[label_id for _, label_id in conditions or []])
+        pieces = sampler.stream(*options, conditions=[label_id for _, label_id in conditions or []],
+                                guidance=args.guidance)
         label = f"{conditions[0][0]}, " if conditions else ""
         try:
             print(f"--- {label}temperature {args.temperatures[0]:g}\n{prime}", end="", flush=True)
@@ -230,7 +218,7 @@ def run_generate(args) -> int:
         except BrokenPipeError:  # "| head": the reader has all it wants; nothing more to write
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    samples = sampler.generate(*options, conditions=conditions)  # several samples, or --json: printed once all are drawn
+    samples = sampler.generate(*options, conditions=conditions, guidance=args.guidance)  # several samples, or --json: printed once all are drawn
     if args.json:
         print(json.dumps({"prime": prime, "samples": [
             {"temperature": s.temperature, "text": s.text, **({"condition": s.condition} if conditions else {})}
@@ -248,10 +236,12 @@ def _generate_items(args, cfg: TextgenConfig, sampler, length: int, conditions) 
     options = (prime, length, args.temperatures, args.num_samples, args.top_k, args.top_p)
     if args.novel:
         training = TASK.module().training_items(cfg)
-        samples, drawn = sampler.novel_items(options, args.seed, conditions, training, args.num_samples)
+        samples, drawn = sampler.novel_items(options, args.seed, conditions, training, args.num_samples,
+                                             args.guidance)
         novelty = len([s for s in drawn if s.text not in training]) / len(drawn)
     else:
-        samples, novelty = sampler.items(*options, seed=args.seed, conditions=conditions), None
+        samples = sampler.items(*options, seed=args.seed, conditions=conditions, guidance=args.guidance)
+        novelty = None
     groups = list(dict.fromkeys((s.condition, s.temperature) for s in samples))
     if args.json:
         out = {"prime": prime, "samples": [
@@ -290,10 +280,14 @@ def add_evaluate(sub) -> None:
     p.add_argument("--temperature", type=float, default=1.0,
                    help="with --classifier or --copy-check: temperature (default: 1.0)")
     p.add_argument("--seed", type=int, help="with --classifier or --copy-check: makes the samples reproducible")
+    p.add_argument("--guidance", type=float, default=0.0, metavar="W",
+                   help="with --classifier: sample with 'textgen generate --guidance W' (default: 0, off)")
     p.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args) -> int:
+    if args.guidance and not args.classifier:
+        raise UserError("--guidance applies to the samples --classifier judges: add --classifier RUN or drop it")
     if args.copy_check:
         if args.corpus or args.classifier:
             raise UserError("--copy-check compares samples with the run's own training text: drop --corpus / --classifier")
@@ -306,7 +300,7 @@ def run_evaluate(args) -> int:
         if args.corpus:
             raise UserError("--classifier judges samples, --corpus scores a corpus: give one of them")
         r = TASK.module().sample_match(args.run_dir, args.classifier, args.num_samples, args.temperature, args.seed,
-                                       args.weights)
+                                       args.weights, args.guidance)
         print(json.dumps(r) if args.json else TASK.module().format_match(r))
         return 0
     r = TASK.module().evaluate_textgen(args.run_dir, args.weights, args.corpus)
