@@ -38,6 +38,9 @@ class TokenCodec(tf.Module):
     """A vocabulary in the graph: strings -> ragged token ids -> strings."""
 
     def __init__(self, vocab: Vocabulary, lowercase: bool = False, name: str = "codec"):
+        if vocab.level == "subword":
+            raise UserError("runs with --level subword do not export yet: SentencePiece's tokenizer has no op "
+                            "in TensorFlow itself (it needs tensorflow-text); export a char- or word-level run")
         super().__init__(name=name)
         self.level, self.lowercase = vocab.level, lowercase
         initializer = tf.lookup.KeyValueTensorInitializer(

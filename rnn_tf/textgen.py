@@ -186,6 +186,8 @@ def evaluate_textgen(run_dir: str, weights: str = "best", corpus: str | None = N
     total, count, groups = _summed_loss(lm.training, dataset)
     result = _figures(total, count, vocab.level)
     result.update(characters=characters if vocab.level != "char" else int(count), source=source)
+    if vocab.level != "char":  # levels compare in bits per character: the same text, however it is cut
+        result["bits_per_char"] = bits(total / result["characters"])
     if cfg.condition_on:
         result["per_label"] = {cfg.labels[g]: _figures(t, n, vocab.level) for g, (t, n) in sorted(groups.items())}
     return result

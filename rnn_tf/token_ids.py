@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_tf import subword
 from rnn_tf.corpora import check_encoding
 from rnn_tf.corpus_stream import Part, Reader, Source
 from rnn_tf.errors import UserError
@@ -49,6 +50,8 @@ def count_vocabulary(pieces, level: str, max_size: int | None):
 
     from rnn_tf.vocab import Vocabulary, tokenize_words
 
+    if level == "subword":
+        return Vocabulary.subword(subword.train_model(subword.training_lines(pieces), max_size))
     if level != "char":
         counts: collections.Counter[str] = collections.Counter()
         for piece in _whole_lines(pieces):

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from rnn_tf import subword
 from rnn_tf.errors import UserError
 from rnn_tf.names import LEVELS
 
@@ -32,9 +33,12 @@ _NO_SPACE_AFTER = re.compile(r"([(\[{$\n]) ")
 class Vocabulary:
     """An ordered list of tokens; the position of a token is its id."""
 
-    def __init__(self, tokens: list[str], level: str = "char"):
+    def __init__(self, tokens: list[str], level: str = "char", model: bytes | None = None):
         if level not in LEVELS:
             raise UserError(f"unknown vocabulary level '{level}': use one of {', '.join(LEVELS)}")
+        if (level == "subword") != (model is not None):
+            raise ValueError("a subword vocabulary, and only one, comes with its SentencePiece model")
+        self.model = model  # subword: the SentencePiece model (rnn_tf.subword); tokens are its pieces
         tokens = [t for t in tokens if t not in (PAD, UNK)]
         if len(set(tokens)) != len(tokens):
             raise ValueError("vocabulary tokens must be unique")
@@ -54,11 +58,14 @@ class Vocabulary:
     def build(
         cls, texts: list[str] | str, level: str = "char", max_size: int | None = None
     ) -> "Vocabulary":
-        """Count tokens in ``texts``; keep the ``max_size`` most frequent (ties by first sight)."""
+        """Count tokens in ``texts``; keep the ``max_size`` most frequent (ties by first sight). Subword:
+        a SentencePiece model of ``max_size`` pieces learnt from them (``rnn_tf.subword``)."""
         if isinstance(texts, str):
             texts = [texts]
         if level not in LEVELS:
             raise UserError(f"unknown vocabulary level '{level}': use one of {', '.join(LEVELS)}")
+        if level == "subword":
+            return cls.subword(subword.train_model(subword.training_lines(t + "\n" for t in texts), max_size))
         counts: collections.Counter[str] = collections.Counter()
         for text in texts:
             counts.update(text if level == "char" else tokenize_words(text))
@@ -67,13 +74,20 @@ class Vocabulary:
             ranked.sort()  # a stable, readable order for vocab.json
         return cls(ranked, level)
 
+    @classmethod
+    def subword(cls, model: bytes) -> "Vocabulary":
+        return cls(subword.pieces_of(model), "subword", model)
+
     def __len__(self) -> int:
         return len(self.itos)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocabulary) and (self.level, self.itos) == (other.level, other.itos)
+        return isinstance(other, Vocabulary) and (self.level, self.itos, self.model) == (
+            other.level, other.itos, other.model)
 
     def tokenize(self, text: str) -> list[str]:
+        if self.level == "subword":
+            return subword.tokenize(self.model, text)
         return list(text) if self.level == "char" else tokenize_words(text)
 
     def encode(self, text: str, warn: bool = False, what: str = "text") -> np.ndarray:
@@ -86,6 +100,9 @@ class Vocabulary:
             ids = np.where(known, np.append(self._code_ids, UNK_ID)[pos], UNK_ID).astype(np.int32)
             n_unknown = int((~known).sum())
             unknown = sorted({text[i] for i in np.flatnonzero(~known)[:1000]}) if warn else []
+        elif self.level == "subword":  # byte fallback: nothing is unknown
+            ids = np.asarray(subword.encode(self.model, text), np.int32)
+            n_unknown, unknown = int((ids == UNK_ID).sum()), []
         else:
             tokens = tokenize_words(text)
             ids = np.fromiter((self.stoi.get(t, UNK_ID) for t in tokens), np.int32, len(tokens))
@@ -100,12 +117,16 @@ class Vocabulary:
         return ids
 
     def decode(self, ids) -> str:
+        if self.level == "subword":
+            return subword.decode(self.model, [i for i in np.asarray(ids).ravel().tolist() if i != PAD_ID])
         tokens = [self.itos[i] for i in np.asarray(ids).ravel().tolist() if i != PAD_ID]
         if self.level == "char":
             return "".join("\ufffd" if t == UNK else t for t in tokens)
         return detokenize_words(tokens)
 
     def to_dict(self) -> dict:
+        if self.level == "subword":
+            return {"level": self.level, "tokens": self.itos, "sentencepiece": subword.to_text(self.model)}
         return {"level": self.level, "tokens": self.itos}
 
     @classmethod
@@ -119,6 +140,11 @@ class Vocabulary:
             raise ValueError(f"the tokens must start with {PAD} and {UNK}")
         if PAD in tokens[2:] or UNK in tokens[2:]:
             raise ValueError(f"{PAD} and {UNK} may appear only first")
+        if data.get("level") == "subword":
+            vocab = cls.subword(subword.from_text(data.get("sentencepiece", "")))
+            if vocab.itos != tokens:
+                raise ValueError("the tokens are not the pieces of the SentencePiece model stored with them")
+            return vocab
         return cls(tokens[2:], data.get("level", "char"))
 
     def save(self, path: str) -> None:

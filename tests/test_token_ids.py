@@ -41,7 +41,8 @@ def _corpus(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("level,max_vocab", [("char", None), ("char", 12), ("word", None), ("word", 9)])
+@pytest.mark.parametrize("level,max_vocab", [("char", None), ("char", 12), ("word", None), ("word", 9),
+                                             ("subword", 320)])
 @pytest.mark.parametrize("single", [False, True])
 def test_streamed_ids_equal_the_in_memory_encoding_at_any_chunk_size(tmp_path, monkeypatch, level, max_vocab,
                                                                      single):
@@ -55,7 +56,8 @@ def test_streamed_ids_equal_the_in_memory_encoding_at_any_chunk_size(tmp_path, m
         encoded = token_ids.encoded_corpus(_settings(level=level, max_vocab=max_vocab),
                                            corpus_sources(spec))
         assert encoded.vocab == vocab
-        assert isinstance(encoded.train_ids, np.memmap) and encoded.train_ids.dtype == np.uint8
+        assert isinstance(encoded.train_ids, np.memmap)
+        assert encoded.train_ids.dtype == (np.uint16 if level == "subword" else np.uint8)
         np.testing.assert_array_equal(encoded.train_ids, vocab.encode(join_documents(train_docs)))
         np.testing.assert_array_equal(encoded.val_ids, vocab.encode(join_documents(val_docs)))
         assert encoded.val_characters == len(join_documents(val_docs))

