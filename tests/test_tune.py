@@ -271,7 +271,7 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
     project = tmp_path / "project"
     argv = [sys.executable, "-m", "rnn_tf", "tune", "classify", "--data", str(data), "--epochs", "1",
             "--embedding-dim", "4", "--layers", "1", "--batch-size", "8", "--max-length", "12", "--seed", "5",
-            "--search-space", str(space), "--max-trials", "4", "--project-dir", str(project), "--quiet",
+            "--search-space", str(space), "--max-trials", "2", "--project-dir", str(project), "--quiet",
             "--trials-per-process", "0"]  # trials in the workers themselves: 2 cores, 3 processes already
     env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port()),
            "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -294,10 +294,10 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
         assert line, outputs[worker][-2000:]
         ran += [t.strip() for t in line[0].split("ran trials", 1)[1].split(",") if t.strip() != "none"]
     trials = sorted(p.name[len("trial_"):] for p in project.glob("trial_*"))
-    assert sorted(ran) == trials == ["0", "1", "2", "3"]  # every trial once, none twice
+    assert sorted(ran) == trials == ["0", "1"]  # every trial once, none twice
     for t in trials:
         assert json.load(open(project / f"trial_{t}" / "trial.json"))["status"] == "COMPLETED"
-    assert "4 trials, best first" in outputs["chief"]
+    assert "2 trials, best first" in outputs["chief"]
     assert os.path.isfile(project / "best_hyperparameters.json")
 
 
