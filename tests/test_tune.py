@@ -263,6 +263,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # three TensorFlow processes on two cores, beside the other test worker: ~45 s
 def test_distributed_search_chief_and_two_workers(tmp_path):
     """keras-tuner's chief/worker protocol on 127.0.0.1: each trial runs once, every process exits."""
     data = write_csv(tmp_path / "r.csv")
