@@ -71,6 +71,8 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None, pr
 
     Stream mode without labels goes through the token-id cache (``token_ids``): the corpus is encoded
     once, in pieces, and its ids memory-mapped; ``progress``: a stream for the encoding's progress line."""
+    if vocab is not None and vocab.level != cfg.level:  # a resumed run's vocabulary, checked once for every mode
+        raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
     if cfg.lines:
         return _prepare_lines(cfg, vocab)
     if cfg.condition_on is None:
@@ -86,8 +88,6 @@ def prepare_textgen_data(cfg: TextgenConfig, vocab: Vocabulary | None = None, pr
     train_text = join_documents(train_docs)
     if vocab is None:
         vocab = Vocabulary.build(train_text, cfg.level, cfg.max_vocab)
-    elif vocab.level != cfg.level:
-        raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
     train_ids, train_labels = _encode_documents(vocab, train_docs, doc_labels[0])
     val_ids = val_labels = None
     if val_docs:
@@ -116,8 +116,6 @@ def _check_windows(cfg: TextgenConfig, data: TextgenData) -> TextgenData:
 
 
 def _prepare_cached(cfg: TextgenConfig, sources, vocab: Vocabulary | None, progress) -> TextgenData:
-    if vocab is not None and vocab.level != cfg.level:
-        raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
     encoded = encoded_corpus(cfg, sources, vocab, progress)
     return TextgenData(encoded.vocab, encoded.train_ids, encoded.val_ids, encoded.default_prime,
                        val_characters=encoded.val_characters)
@@ -152,8 +150,6 @@ def _prepare_lines(cfg: TextgenConfig, vocab: Vocabulary | None) -> TextgenData:
     train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed or 0)
     if vocab is None:
         vocab = Vocabulary.build("\n".join(["", *(i.text for i in train_items)]), cfg.level, cfg.max_vocab)
-    elif vocab.level != cfg.level:
-        raise UserError(f"vocab.json is {vocab.level}-level but config.json says {cfg.level}: the run is damaged")
     boundary = vocab.stoi.get("\n")
     if boundary is None:
         raise UserError("the vocabulary has no line break, line mode's start and end token: start a new run")
