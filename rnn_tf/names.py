@@ -10,6 +10,7 @@ SEQ2SEQ_CELLS = ("gru", "lstm", "simple_rnn", "peephole_lstm", "cifg_lstm", "nfg
 STRATEGIES = ("none", "mirrored", "multi-worker")  # tf.distribute: see distribute.py
 IMPLEMENTATIONS = ("fast", "keras")  # how LSTM/GRU layers run (models.fast_rnn); the same model either way
 LEVELS = ("char", "word", "subword")  # what a token is (subword: SentencePiece pieces, rnn_tf.subword)
+TRANSLATE_LEVELS = LEVELS[1:]  # a translator's tokens: words or subword pieces
 CLASSIFIER_MODELS = ("rnn", "cnn", "bow")
 POOLINGS = ("last", "mean", "max", "attention")  # how a classifier summarises a sequence
 BOW_HEADS = ("logistic", "mlp")

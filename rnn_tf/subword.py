@@ -35,8 +35,12 @@ def training_lines(pieces, limit: int = SAMPLE_CHARS) -> list[str]:
     return lines
 
 
-def train_model(lines: list[str], size: int | None) -> bytes:
-    """A SentencePiece model (its serialized proto) of at most ``size`` pieces."""
+def train_model(lines: list[str], size: int | None, symbols: tuple[str, ...] = ("\n",), sentences: bool = False) -> bytes:
+    """A SentencePiece model (its serialized proto) of at most ``size`` pieces. ``symbols`` are pieces of
+    their own, right after ``<unk>`` (a language model's line break; a translator's ``<start>`` and
+    ``<end>``). ``sentences``: the lines are single sentences of space-separated tokens (translation
+    pairs), so a space is added before the first word, as before every other, and runs of spaces
+    collapse; otherwise the text comes back byte for byte."""
     import sentencepiece as spm
 
     if not lines:
@@ -46,8 +50,8 @@ def train_model(lines: list[str], size: int | None) -> bytes:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(lines), model_writer=model, vocab_size=size or DEFAULT_SIZE,
             model_type="unigram", hard_vocab_limit=False, byte_fallback=True, character_coverage=1.0,
-            normalization_rule_name="identity", remove_extra_whitespaces=False, add_dummy_prefix=False,
-            user_defined_symbols=["\n"], split_digits=True, unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1,
+            normalization_rule_name="identity", remove_extra_whitespaces=sentences, add_dummy_prefix=sentences,
+            user_defined_symbols=list(symbols), split_digits=True, unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1,
             max_sentence_length=1 << 16, num_threads=2, minloglevel=2)
     except RuntimeError as exc:
         reason = str(exc).split("] ")[-1].split(". Increase")[0]

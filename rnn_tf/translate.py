@@ -35,14 +35,23 @@ from rnn_tf.models.seq2seq import Seq2Seq, build_seq2seq
 from rnn_tf.names import SPLITS
 from rnn_tf.runs import RunDir
 from rnn_tf.tasks.translate import TASK, TranslateConfig
-from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary
+from rnn_tf import subword
+from rnn_tf.vocab import PAD_ID, UNK_ID, Vocabulary, detokenize_words, tokenize_words
 
 START, END = "<start>", "<end>"
 SAMPLE_SENTENCES = 3  # validation sentences translated after every epoch
 WATCHED_PAIRS = 500  # --tensorboard: validation pairs scored (greedy BLEU, chrF) after every epoch
 
 
-def build_vocabularies(pairs, max_vocab: int | None) -> tuple[Vocabulary, Vocabulary]:
+def build_vocabularies(pairs, max_vocab: int | None, level: str = "word") -> tuple[Vocabulary, Vocabulary]:
+    """The source and target vocabularies of the training pairs: their ``max_vocab`` most frequent words,
+    or (``subword``) a SentencePiece model of ``max_vocab`` pieces per side. The target's first tokens
+    after <pad> and <unk> are <start> and <end> (``decoding.START_ID``, ``END_ID``) either way."""
+    if level == "subword":
+        size = max_vocab or subword.DEFAULT_SIZE
+        source_model = subword.train_model([" ".join(s) for s, _ in pairs], size, (), sentences=True)
+        target_model = subword.train_model([" ".join(t) for _, t in pairs], size, (START, END), sentences=True)
+        return Vocabulary.subword(source_model), Vocabulary.subword(target_model)
     source, target = collections.Counter(), collections.Counter()
     for s, t in pairs:
         source.update(s)
@@ -52,7 +61,24 @@ def build_vocabularies(pairs, max_vocab: int | None) -> tuple[Vocabulary, Vocabu
 
 
 def token_ids(vocab: Vocabulary, tokens: list[str]) -> np.ndarray:
+    """The ids of a normalised sentence (``corpora.normalize_sentence``'s tokens): a word-level
+    vocabulary looks each word up (unknown: ``UNK_ID``); a subword one spells the sentence in pieces."""
+    if vocab.level == "subword":
+        return vocab.encode(" ".join(tokens))
     return np.array([vocab.stoi.get(t, UNK_ID) for t in tokens], dtype=np.int32)
+
+
+def sentence_text(tokens: list[str]) -> str:
+    """A normalised sentence as text: what translations are compared with (BLEU, chrF)."""
+    return detokenize_words(tokens)
+
+
+def output_text(vocab: Vocabulary, ids) -> str:
+    """Output ids as text written the way ``sentence_text`` writes references, whatever the level (a
+    word-level translator's unknown word stays ``<unk>``: it matches no reference word)."""
+    if vocab.level == "subword":
+        return detokenize_words(tokenize_words(vocab.decode(ids)))
+    return vocab.decode(ids)
 
 
 def encode_pairs(pairs, src_vocab: Vocabulary, tgt_vocab: Vocabulary):
@@ -117,7 +143,7 @@ def prepare_translation(cfg: TranslateConfig, run: RunDir | None = None) -> Tran
         if not (train and val and test):
             raise UserError(f"'{cfg.pairs}' has too few pairs ({len(pairs)}) for a train/validation/test split")
         split = {"train": train, "val": val, "test": test}
-        src_vocab, tgt_vocab = build_vocabularies([pairs[i] for i in train], cfg.max_vocab)
+        src_vocab, tgt_vocab = build_vocabularies([pairs[i] for i in train], cfg.max_vocab, cfg.level)
     return TranslationData(split, src_vocab, tgt_vocab, *pick_split(pairs, split))
 
 
@@ -150,8 +176,7 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     decoder = Decoder(model)
     samples = SampleTranslations(
         lambda: translate_pairs(model, src_vocab, tgt_vocab, cfg, shown, decoder=decoder)[0],
-        [src_vocab.decode(token_ids(src_vocab, s)) for s, _ in shown],
-        [tgt_vocab.decode(token_ids(tgt_vocab, t)) for _, t in shown], run, stream)
+        [sentence_text(s) for s, _ in shown], [sentence_text(t) for _, t in shown], run, stream)
     print(f"training {model.training.name} on {cfg.pairs}: {len(data.train)} training, {len(data.val)} "
           f"validation, {len(data.test)} test pairs, vocabularies {len(src_vocab)} -> {len(tgt_vocab)}, "
           f"epochs {done + 1}..{cfg.epochs}, run folder '{run_dir}'", file=stream, flush=True)
@@ -159,9 +184,10 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
         scores = score_pairs(model, src_vocab, tgt_vocab, cfg, data.val[:WATCHED_PAIRS], decoder=decoder)
         out = {"val_bleu": scores["bleu"], "val_chrf": scores["chrf"]}
         if cfg.attention != "none":
-            ids, weights = decode_ids(decoder, cfg, token_ids(src_vocab, shown[0][0])[None, :])
+            source = token_ids(src_vocab, shown[0][0])
+            ids, weights = decode_ids(decoder, cfg, source[None, :])
             output = [tgt_vocab.itos[j] for j in strip_output(ids[0])]
-            out["attention"] = png_bytes(save_attention_png, shown[0][0], output, weights[0])
+            out["attention"] = png_bytes(save_attention_png, [src_vocab.itos[j] for j in source], output, weights[0])
         return out
 
     result = fit_run(run, cfg, model.training, state, done, train_ds, steps=steps, validation_data=val_ds,
@@ -205,15 +231,17 @@ def translate_pairs(model, src_vocab, tgt_vocab, cfg, pairs, beam_size: int = 1,
     """(the model's translations of ``pairs``' sources, their references), as sacrebleu reads them.
 
     Pass a ``decoder`` to reuse its compiled loops across calls (each new Decoder traces them once).
+    The references are the sentences as written (``sentence_text``), not as the target vocabulary spells
+    them: a word seen only in the held-out pairs is a word the translator must produce, not ``<unk>``.
     """
     decoder = decoder or Decoder(model)  # its compiled loops are reused for every batch
     hypotheses, references = [], []
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
-        source = pad_sequences([token_ids(src_vocab, s) for s, _ in chunk], max(len(s) for s, _ in chunk))
-        ids, _ = decode_ids(decoder, cfg, source, beam_size, length_penalty)
-        hypotheses += [tgt_vocab.decode(strip_output(row)) for row in ids]
-        references += [tgt_vocab.decode(token_ids(tgt_vocab, t)) for _, t in chunk]
+        sources = [token_ids(src_vocab, s) for s, _ in chunk]
+        ids, _ = decode_ids(decoder, cfg, pad_sequences(sources, max(map(len, sources))), beam_size, length_penalty)
+        hypotheses += [output_text(tgt_vocab, strip_output(row)) for row in ids]
+        references += [sentence_text(t) for _, t in chunk]
     return hypotheses, references
 
 
@@ -300,19 +328,21 @@ def translate_texts(run_dir: str, texts: list[str], beam_size: int = 1, length_p
     cfg, src_vocab, tgt_vocab, model = load_translator_run(run_dir, weights)
     if attention and cfg.attention == "none":
         raise UserError("this run has no attention to show (it was trained with --attention none)")
-    unknown = sorted({w for s in sentences for w in s if w not in src_vocab.stoi})
+    unknown = sorted({w for s in sentences for w in s if w not in src_vocab.stoi}) if src_vocab.level == "word" else []
     if unknown:
         warnings.warn(f"{len(unknown)} word(s) not in the source vocabulary ({', '.join(map(repr, unknown[:10]))}) "
                       f"map to <unk>", stacklevel=2)
-    source = pad_sequences([token_ids(src_vocab, s) for s in sentences], max(map(len, sentences)))
+    sources = [token_ids(src_vocab, s) for s in sentences]
+    source = pad_sequences(sources, max(map(len, sources)))
     decoder = Decoder(model)
     ids, weights_of = decode_ids(decoder, cfg, source, beam_size, length_penalty, temperature, seed)
     outputs = [strip_output(row) for row in ids]
     if weights_of is None and attention:
         weights_of = decoder.attention(source, outputs)
-    return [{"source": sentence, "tokens": [tgt_vocab.itos[j] for j in out], "translation": tgt_vocab.decode(out),
-             "attention": None if weights_of is None else weights_of[i, : len(out) + 1, : len(sentence)]}
-            for i, (sentence, out) in enumerate(zip(sentences, outputs))]
+    return [{"source": sentence, "source_tokens": [src_vocab.itos[j] for j in ids_in],
+             "tokens": [tgt_vocab.itos[j] for j in out], "translation": output_text(tgt_vocab, out),
+             "attention": None if weights_of is None else weights_of[i, : len(out) + 1, : len(ids_in)]}
+            for i, (sentence, ids_in, out) in enumerate(zip(sentences, sources, outputs))]
 
 
 def prepare_search(cfg: TranslateConfig):

@@ -17,7 +17,8 @@ from rnn_tf.models.layers import ATTENTIONS
 from rnn_tf.models.seq2seq import build_seq2seq
 from rnn_tf.runs import RunDir
 from rnn_tf.translate import (
-    SPLITS, evaluation_pairs, masked_loss, token_ids, train_translator, translate_texts,
+    SPLITS, evaluation_pairs, masked_loss, sentence_text, token_ids, train_translator, translate_pairs,
+    translate_texts,
 )
 from rnn_tf.vocab import Vocabulary
 
@@ -175,8 +176,8 @@ def test_every_epoch_translates_the_same_validation_sentences_into_samples_txt(t
     val = evaluation_pairs(run_dir, cfg, part="val")[:3]
     source_vocab, target_vocab = (Vocabulary.load(os.path.join(run_dir, f"{side}_vocab.json"))
                                   for side in ("source", "target"))
-    assert [s.strip() for s in sources] == [source_vocab.decode(token_ids(source_vocab, s)) for s, _ in val]
-    assert [r[4:] for r in references] == [target_vocab.decode(token_ids(target_vocab, t)) for _, t in val]
+    assert [s.strip() for s in sources] == [sentence_text(s) for s, _ in val]
+    assert [r[4:] for r in references] == [sentence_text(t) for _, t in val]
     last = translate_texts(run_dir, [s.strip() for s in sources], weights="last")
     assert [o[4:] for o in outputs] == [r["translation"] for r in last]
 
@@ -189,6 +190,56 @@ def test_resume_continues_exactly(tmp_path, pairs_file):
     assert [r["step"] for r in a] == [r["step"] for r in b]
     for ra, rb in zip(a, b):
         assert float(ra["loss"]) == pytest.approx(float(rb["loss"]), rel=1e-5)
+
+
+def test_references_keep_words_the_training_pairs_never_had(trained):
+    """A word seen only in held-out pairs is scored as itself: a translator that writes <unk> there
+    earns nothing for it (the reference is the sentence, not the vocabulary's spelling of it)."""
+    from rnn_tf.translate import load_translator_run
+
+    cfg, src_vocab, tgt_vocab, model = load_translator_run(str(trained[0]))
+    pair = (["i", "am", "purple", "."], ["je", "suis", "violet", "!"])
+    assert "violet" not in tgt_vocab.stoi
+    hypotheses, references = translate_pairs(model, src_vocab, tgt_vocab, cfg, [pair])
+    assert references == ["je suis violet!"] and "<unk>" not in references[0]
+
+
+@pytest.fixture(scope="module")
+def subword_run(tmp_path_factory, pairs_file):
+    run_dir = tmp_path_factory.mktemp("translate") / "subword"
+    return run_dir, train(run_dir, pairs_file, level="subword", max_vocab=300)
+
+
+def test_a_subword_translator_spells_both_sides_in_pieces_and_writes_whole_words(subword_run, pairs_file):
+    run_dir, result = subword_run
+    source, target = (Vocabulary.load(str(run_dir / f"{side}_vocab.json")) for side in ("source", "target"))
+    assert source.level == target.level == "subword" and target.itos[START_ID:END_ID + 1] == ["<start>", "<end>"]
+    pairs = load_pairs(str(pairs_file))
+    for s, t in pairs:  # every sentence comes back whole from its pieces; nothing is unknown
+        for vocab, words in ((source, s), (target, t)):
+            ids = token_ids(vocab, words)
+            assert 1 not in ids.tolist() and vocab.decode(ids) == " ".join(words)
+    assert len(token_ids(target, ["je", "suis", "violet", "!"])) > 0  # an unseen word is spelt, not <unk>
+    out = translate_texts(str(run_dir), ["I am purple.", "He is blue."])
+    assert all("<unk>" not in r["translation"] and r["translation"] == r["translation"].strip() for r in out)
+    assert out[0]["source_tokens"] == [source.itos[j] for j in token_ids(source, ["i", "am", "purple", "."])]
+    assert out[0]["attention"].shape[1] == len(out[0]["source_tokens"])
+    assert {"bleu", "chrf"} <= set(result.report)
+    again = translate_texts(str(run_dir), ["I am purple.", "He is blue."], beam_size=2)
+    assert len(again) == 2
+    with pytest.raises(UserError, match="subword"):
+        from rnn_tf.export import export_run
+
+        export_run(str(run_dir), str(run_dir / "exported"))
+
+
+def test_a_subword_resume_keeps_its_pieces(tmp_path, pairs_file):
+    train(tmp_path / "run", pairs_file, level="subword", max_vocab=300, epochs=1)
+    before = (tmp_path / "run" / "target_vocab.json").read_text()
+    train_translator(str(tmp_path / "run"), {"epochs": 2}, resume=True, verbose=0, stream=open(os.devnull, "w"))
+    assert (tmp_path / "run" / "target_vocab.json").read_text() == before
+    with pytest.raises(UserError, match="unknown --level 'char'"):
+        TranslateConfig(pairs="p.txt", level="char").validate()
 
 
 def test_unknown_words_warn_and_empty_input_is_an_error(trained):

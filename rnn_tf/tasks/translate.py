@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from rnn_tf.config import RunConfig, check_choice
 from rnn_tf.errors import UserError
 from rnn_tf.flags import add_run_arguments, add_shared_settings
-from rnn_tf.names import ATTENTIONS, SEQ2SEQ_CELLS, SPLITS
+from rnn_tf.names import ATTENTIONS, SEQ2SEQ_CELLS, SPLITS, TRANSLATE_LEVELS
 from rnn_tf.tasks.base import Task
+from rnn_tf.subword import DEFAULT_SIZE as SUBWORD_SIZE
 from rnn_tf.tasks.spaces import RECURRENT_SPACE
 
 
@@ -23,7 +24,8 @@ class TranslateConfig(RunConfig):
     reverse: bool = False  # translate into English instead
     max_words: int | None = 10  # both sides at most this many tokens (None: no limit)
     prefix_filter: bool = False  # only English sentences starting "i am", "he is", ... (the tutorial's subset)
-    max_vocab: int | None = None  # per side (None: every token of the training pairs)
+    level: str = "word"  # word | subword (SentencePiece pieces, rnn_tf.subword)
+    max_vocab: int | None = None  # per side: words (None: every word of the training pairs), or subword pieces
     test_fraction: float = 0.1
     val_fraction: float = 0.1
     # model (the arguments of models.seq2seq.build_seq2seq)
@@ -42,6 +44,7 @@ class TranslateConfig(RunConfig):
         if not self.pairs:
             raise UserError("no sentence pairs given: pass --pairs with an english<TAB>translation file")
         check_choice("attention", self.attention, ATTENTIONS)
+        check_choice("level", self.level, TRANSLATE_LEVELS)
         self.check_positive(optional=("max_words", "max_vocab"))
         super().validate()
         self.check_held_out_shares()
@@ -58,7 +61,10 @@ def add_settings(p) -> None:
     p.add_argument("--max-words", type=int, help=f"keep pairs of at most N tokens a side (default: {T.max_words})")
     p.add_argument("--prefix-filter", action="store_true", default=None,
                    help="only English sentences starting 'i am', 'he is', ... (the PyTorch tutorial's subset)")
-    p.add_argument("--max-vocab", type=int, help="words per vocabulary (default: all)")
+    p.add_argument("--level", choices=TRANSLATE_LEVELS,
+                   help=f"tokens are words, or subword pieces learnt from each side's training text (default: {T.level})")
+    p.add_argument("--max-vocab", "--vocab-size", type=int,
+                   help=f"words per vocabulary (default: all); subword: pieces per side (default: {SUBWORD_SIZE})")
     p.add_argument("--attention", choices=ATTENTIONS, help=f"attention score (default: {T.attention})")
     p.add_argument("--bidirectional", action="store_true", default=None, help="bidirectional encoder")
     add_shared_settings(p, T, cells=SEQ2SEQ_CELLS, unit_help="units per layer",
@@ -95,7 +101,7 @@ def run_translate(args) -> int:
                               args.seed, args.weights, attention=bool(args.plot_attention))
     if args.plot_attention:
         first = results[0]
-        save_attention_png(args.plot_attention, first["source"], first["tokens"], first["attention"])
+        save_attention_png(args.plot_attention, first["source_tokens"], first["tokens"], first["attention"])
     for r in results:
         print(json.dumps({"source": " ".join(r["source"]), "translation": r["translation"]}, ensure_ascii=False)
               if args.json else r["translation"])
