@@ -109,13 +109,17 @@ def test_k_fold_cross_validation(tmp_path, labelled_csv):
         predict(str(tmp_path / "cv"), ["great"])
 
 
-def test_character_level_and_every_model_family_train(tmp_path, labelled_csv):
-    for name, options in {"chars": dict(level="char", max_length=40), "bow": dict(model="bow"),
+def test_character_and_subword_levels_and_every_model_family_train(tmp_path, labelled_csv):
+    for name, options in {"chars": dict(level="char", max_length=40), "pieces": dict(level="subword", max_tokens=300),
+                          "bow": dict(model="bow"),
                           "cnn": dict(model="cnn"), "bigru": dict(cell="gru", bidirectional=True, pooling="attention")}.items():
         result = train(tmp_path / name, labelled_csv, **options)
         assert 0.0 <= result.report["accuracy"] <= 1.0
     cfg, vocab, _ = load_classifier_run(str(tmp_path / "chars"))
     assert vocab.level == "char" and "g" in vocab.stoi
+    cfg, vocab, _ = load_classifier_run(str(tmp_path / "pieces"))
+    assert vocab.level == "subword" and 1 not in vocab.encode("an unseen zzyzx word").tolist()  # spelt, not <unk>
+    assert len(predict(str(tmp_path / "pieces"), ["great", "zzyzx"])) == 2
 
 
 def test_an_unknown_label_at_evaluation_is_a_user_error(trained, tmp_path):

@@ -21,7 +21,7 @@ class ClassifyConfig(RunConfig):
     data: str | None = None  # CSV/TSV file, folder per class, nltk:NAME or keras:imdb
     text_column: str = "text"
     label_column: str = "label"
-    level: str = "word"  # word | char
+    level: str = "word"  # word | char | subword (SentencePiece pieces of the training texts, rnn_tf.subword)
     lowercase: bool = True
     max_tokens: int | None = 20000  # vocabulary size (most frequent tokens)
     max_length: int = 400  # tokens kept per text (the start); longer texts are cut
@@ -95,7 +95,8 @@ def add_settings(p) -> None:
     p.add_argument("--model", choices=CLASSIFIER_MODELS, help=f"model family (default: {C.model})")
     p.add_argument("--bidirectional", action="store_true", default=None, help="read the text both ways")
     p.add_argument("--pooling", choices=POOLINGS, help=f"how the sequence is summarised (default: {C.pooling})")
-    p.add_argument("--level", choices=LEVELS, help=f"tokens are words or characters (default: {C.level})")
+    p.add_argument("--level", choices=LEVELS, help="tokens are words, characters, or subword pieces learnt from the training texts (--max-tokens "
+                   f"of them) (default: {C.level})")
     p.add_argument("--no-lowercase", dest="lowercase", action="store_false", default=None,
                    help="keep case (default: texts are lower-cased)")
     p.add_argument("--max-tokens", type=int, help=f"vocabulary size (default: {C.max_tokens})")
