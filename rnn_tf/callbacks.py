@@ -68,13 +68,14 @@ class SampleText(keras.callbacks.Callback):
 
     def __init__(self, sampler: Sampler, run: RunDir | None, prime: str, length: int,
                  temperatures, seed: int, stream=None, conditions: list[tuple[str, int]] | None = None,
-                 items: int = 0):
+                 items: int = 0, notes=None):
         super().__init__()
         self.sampler, self.run, self.prime, self.length = sampler, run, prime, length
         self.temperatures, self.seed = list(temperatures), seed
         self.stream = stream or sys.stdout
         self.conditions = (conditions or [])[: self.MAX_LABELS_SHOWN] or None
         self.items = items
+        self.notes = notes  # text -> how much of it is copied from the training text (copying.SampleNotes)
 
     def on_epoch_end(self, epoch, logs=None):
         if not math.isfinite((logs or {}).get("loss", 0.0)):
@@ -93,7 +94,8 @@ class SampleText(keras.callbacks.Callback):
             lines = [f"\n----- samples after epoch {epoch + 1} (prime {self.prime!r}) -----"]
             for s in samples:
                 label = "" if s.condition is None else f"{s.condition}, "
-                lines.append(f"--- {label}temperature {s.temperature:g}\n{self.prime}{s.text}")
+                note = f" ({self.notes(s.text)})" if self.notes else ""  # the drawn text, not the prime
+                lines.append(f"--- {label}temperature {s.temperature:g}{note}\n{self.prime}{s.text}")
         publish_samples("\n".join(lines) + "\n", self.run, self.stream)
 
 

@@ -1,114 +1,243 @@
-"""How much of a sample is copied from the training text (``textgen evaluate --copy-check``).
+"""How much of a sample is copied from the training text (``textgen evaluate --copy-check``, and a
+line under every epoch's samples).
 
 Two figures, for the run's samples and, beside them, for real held-out text of the same length (so a
 user can tell learning from memorising: held-out text shares common phrases with the training text
 too):
 
-  * the share of the text's n-grams (10 characters, or 4 words) that occur somewhere in the training
-    text;
+  * the share of the text's n-grams (10 characters, 4 words or 3 subword pieces: about a dozen
+    characters) that occur somewhere in the training text;
   * the longest span found verbatim in the training text, and that span.
 
-Every n-gram of the training ids is hashed (a polynomial hash mod 2^64, vectorised through prefix sums
-with the base's modular inverse, so the hashes of every window of any length L cost one pass) and the
-hashes sorted once per length; a text's n-grams are looked up by binary search. The longest copied span
-is a binary search on L, since a text that contains a copied span of length L contains one of every
-shorter length.
+``NgramIndex`` holds every n-gram of the training ids once: its hash (a polynomial hash mod 2^64)
+and where it starts, sorted by hash. It is built in one pass over the ids, in pieces, into buckets
+by the hash's top bits (each bucket sorted on its own: memory stays small whatever the corpus), and
+kept beside the corpus's token-id cache (``token_ids``), memory-mapped, so later runs and commands
+reuse it. A text's n-grams are looked up by binary search. The longest copied span grows from the
+places where the text's n-grams occur in the training ids, comparing ids both ways until they differ:
+it is exact unless every n-gram of a span occurs more than ``MAX_PLACES`` times in training (then a
+shorter span is reported, and the share of seen n-grams, counted in full, shows the copying anyway).
 """
 
 from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
 
 import numpy as np
 
 from rnn_tf.vocab import Vocabulary
 
-BASE = np.uint64(1_000_003)  # odd, so it has an inverse modulo 2**64
-NGRAM = {"char": 10, "word": 4}
+BASE = np.uint64(1_000_003)
+NGRAM = {"char": 10, "word": 4, "subword": 3}  # tokens per n-gram, by vocabulary level
+PIECE = 1 << 22  # n-grams hashed at a time while building an index
+BUCKET_ROWS = 1 << 24  # n-grams per bucket, about: each is sorted in memory on its own
+MAX_PLACES = 256  # occurrences of one n-gram followed when growing spans (the rest are counted only)
+FORMAT = 1
 
 
-def _inverse(a: int) -> int:
-    return pow(int(a), -1, 2**64)
+def ngram_hashes(ids, n: int) -> np.ndarray:
+    """The hash of every window of ``n`` ids (Horner's rule): len(ids) - n + 1 of them."""
+    x = np.asarray(ids).astype(np.uint64) + np.uint64(1)  # no id hashes like "nothing"
+    count = len(x) - n + 1
+    if count < 1:
+        return np.zeros(0, np.uint64)
+    h = np.zeros(count, np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            h = h * BASE + x[j:j + count]
+    return h
 
 
-class Windows:
-    """The hashes of every window of a sequence of ids, for any window length."""
+class NgramIndex:
+    """Every n-gram of ``ids``: hashes sorted in buckets, with where each n-gram starts.
 
-    def __init__(self, ids: np.ndarray):
-        x = np.asarray(ids, np.uint64) + np.uint64(1)  # no id hashes like "nothing"
-        n = len(x)
-        with np.errstate(over="ignore"):
-            powers = np.cumprod(np.full(n + 1, BASE, np.uint64))  # BASE^1 .. BASE^(n+1)
-            self.powers = np.concatenate([[np.uint64(1)], powers[:-1]])  # BASE^0 .. BASE^n
-            inverse = np.cumprod(np.full(n, np.uint64(_inverse(BASE)), np.uint64))
-            inverse = np.concatenate([[np.uint64(1)], inverse[:-1]])  # BASE^-j
-            self.prefix = np.concatenate([[np.uint64(0)], np.cumsum(x * inverse, dtype=np.uint64)])
-        self.n = n
+    ``folder``: where the index is kept (built there once, under a temporary name renamed when
+    complete); None: built in memory."""
 
-    def hashes(self, length: int) -> np.ndarray:
-        """hash(i) = sum_j x[i+j] BASE^(length-1-j) for every start i (empty when too short)."""
-        if length > self.n or length < 1:
-            return np.zeros(0, np.uint64)
-        starts = np.arange(self.n - length + 1)
-        with np.errstate(over="ignore"):
-            return (self.prefix[starts + length] - self.prefix[starts]) * self.powers[starts + length - 1]
+    def __init__(self, ids, n: int, folder: str | None = None):
+        self.ids, self.n = ids, n
+        self.rows = max(len(ids) - n + 1, 0)
+        self.bits = max(int(np.ceil(np.log2(max(self.rows, 1) / BUCKET_ROWS))), 0)
+        if folder is None:
+            hashes = ngram_hashes(ids, n)
+            order = np.argsort(hashes, kind="stable")
+            self.buckets = [(hashes[order], order)]
+            self.bits = 0
+            return
+        if not self._complete(folder):
+            self._build(folder)
+        with open(os.path.join(folder, "index.json")) as f:
+            self.bits = json.load(f)["bits"]
+        self.buckets = [(np.load(os.path.join(folder, f"hashes-{b}.npy"), mmap_mode="r"),
+                         np.load(os.path.join(folder, f"starts-{b}.npy"), mmap_mode="r")) for b in range(1 << self.bits)]
+
+    def _complete(self, folder: str) -> bool:
+        try:
+            with open(os.path.join(folder, "index.json")) as f:
+                meta = json.load(f)
+        except (OSError, ValueError):
+            return False
+        return meta.get("format") == FORMAT and meta.get("n") == self.n and meta.get("rows") == self.rows
+
+    def _build(self, folder: str) -> None:
+        parent = os.path.dirname(folder) or "."
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".ngrams-", dir=parent)
+        try:
+            buckets = 1 << self.bits
+            start_type = np.uint32 if self.rows < 2**32 else np.uint64
+            raw = [(open(os.path.join(tmp, f"h{b}"), "wb"), open(os.path.join(tmp, f"s{b}"), "wb"))
+                   for b in range(buckets)]
+            for first in range(0, self.rows, PIECE):
+                hashes = ngram_hashes(self.ids[first:first + PIECE + self.n - 1], self.n)
+                starts = np.arange(first, first + len(hashes), dtype=start_type)
+                which = self._bucket(hashes)
+                for b in range(buckets):
+                    chosen = which == b if buckets > 1 else slice(None)
+                    raw[b][0].write(hashes[chosen].tobytes())
+                    raw[b][1].write(starts[chosen].tobytes())
+            for b, (h_file, s_file) in enumerate(raw):
+                h_file.close()
+                s_file.close()
+                hashes = np.fromfile(h_file.name, np.uint64)
+                starts = np.fromfile(s_file.name, start_type)
+                order = np.argsort(hashes, kind="stable")
+                np.save(os.path.join(tmp, f"hashes-{b}.npy"), hashes[order])
+                np.save(os.path.join(tmp, f"starts-{b}.npy"), starts[order])
+                os.remove(h_file.name)
+                os.remove(s_file.name)
+            with open(os.path.join(tmp, "index.json"), "w") as f:
+                json.dump({"format": FORMAT, "n": self.n, "rows": self.rows, "bits": self.bits}, f)
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _bucket(self, hashes: np.ndarray) -> np.ndarray:
+        if self.bits == 0:
+            return np.zeros(len(hashes), np.int64)
+        return (hashes >> np.uint64(64 - self.bits)).astype(np.int64)
+
+    def places(self, hashes: np.ndarray):
+        """(how often each hash occurs in the training ids, and (query index, training start) pairs for
+        up to ``MAX_PLACES`` occurrences of each)."""
+        counts = np.zeros(len(hashes), np.int64)
+        queries, starts = [], []
+        which = self._bucket(hashes)
+        for b, (table, table_starts) in enumerate(self.buckets):
+            mine = np.flatnonzero(which == b)
+            if not mine.size or not len(table):
+                continue
+            lo = np.searchsorted(table, hashes[mine], "left")
+            hi = np.searchsorted(table, hashes[mine], "right")
+            counts[mine] = hi - lo
+            taken = np.minimum(hi - lo, MAX_PLACES)
+            q = np.repeat(mine, taken)
+            offsets = np.arange(taken.sum()) - np.repeat(np.cumsum(taken) - taken, taken)
+            queries.append(q)
+            starts.append(np.asarray(table_starts[np.repeat(lo, taken) + offsets], np.int64))
+        if not queries:
+            return counts, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return counts, np.concatenate(queries), np.concatenate(starts)
 
 
-class TrainingText:
-    """The training ids, with each window length's sorted hashes built once."""
-
-    def __init__(self, ids: np.ndarray):
-        self.windows = Windows(ids)
-        self._sorted: dict[int, np.ndarray] = {}
-
-    def seen(self, hashes: np.ndarray, length: int) -> np.ndarray:
-        table = self._sorted.get(length)
-        if table is None:
-            table = self._sorted[length] = np.sort(self.windows.hashes(length))  # (np.unique: 80x slower here)
-        if not table.size or not hashes.size:
-            return np.zeros(hashes.shape, bool)
-        pos = np.minimum(np.searchsorted(table, hashes), table.size - 1)
-        return table[pos] == hashes
-
-
-def copy_figures(training: TrainingText, texts: list[np.ndarray], n: int) -> dict:
-    """{"seen_share": share of the texts' n-grams seen in training, "longest": length of the longest span
-    found verbatim, "longest_at": (text index, start)}."""
-    windows = [Windows(t) for t in texts]
-    grams = [w.hashes(n) for w in windows]
-    total = sum(g.size for g in grams)
-    seen = sum(int(training.seen(g, n).sum()) for g in grams)
-    lo, hi, at = 0, max((len(t) for t in texts), default=0), None
-    while lo < hi:  # the longest L for which some text has a window seen in training
-        mid = (lo + hi + 1) // 2
-        found = None
-        for k, w in enumerate(windows):
-            hits = np.flatnonzero(training.seen(w.hashes(mid), mid))
-            if hits.size:
-                found = (k, int(hits[0]))
-                break
-        if found:
-            lo, at = mid, found
-        else:
-            hi = mid - 1
-    return {"seen_share": seen / total if total else 0.0, "ngrams": total, "longest": lo, "longest_at": at}
+def _matching(text: np.ndarray, train, a: np.ndarray, b: np.ndarray, step: int) -> np.ndarray:
+    """For every pair, how many ids agree from text[a] and train[b] on, going ``step`` (+1 or -1)."""
+    length = np.zeros(len(a), np.int64)
+    active = np.arange(len(a))
+    chunk = 16
+    while active.size:
+        offsets = np.arange(chunk) * step
+        pa = a[active, None] + length[active, None] * step + offsets
+        pb = b[active, None] + length[active, None] * step + offsets
+        valid = (pa >= 0) & (pa < len(text)) & (pb >= 0) & (pb < len(train))
+        equal = valid & (text[np.clip(pa, 0, len(text) - 1)] == np.asarray(train[np.clip(pb, 0, len(train) - 1)]))
+        run = np.where(equal.all(axis=1), chunk, np.argmin(equal, axis=1))
+        length[active] += run
+        active = active[run == chunk]
+        chunk = min(2 * chunk, 4096)
+    return length
 
 
-def copy_report(vocab: Vocabulary, train_ids: np.ndarray, samples: list[str], held_out: list[np.ndarray]) -> dict:
-    """The figures for the ``samples`` (texts) and for the ``held_out`` id sequences beside them."""
+def text_figures(index: NgramIndex, text) -> dict:
+    """{"seen": n-grams of ``text`` seen in training, "ngrams": how many it has, "longest": the longest
+    span of it found verbatim in the training ids, "longest_start": where that span starts in it}."""
+    text = np.asarray(text, np.int64)
+    hashes = ngram_hashes(text, index.n)
+    counts, q, starts = index.places(hashes)
+    longest, at = 0, 0
+    if q.size:
+        forward = _matching(text, index.ids, q, starts, +1)
+        real = forward >= index.n  # a hash that matched by chance has no n equal ids
+        q, starts, forward = q[real], starts[real], forward[real]
+        if q.size:
+            backward = _matching(text, index.ids, q - 1, starts - 1, -1)
+            total = forward + backward
+            best = int(np.argmax(total))
+            longest, at = int(total[best]), int(q[best] - backward[best])
+    return {"seen": int((counts > 0).sum()), "ngrams": len(hashes), "longest": longest, "longest_start": at}
+
+
+def copy_figures(index: NgramIndex, texts: list) -> dict:
+    """{"seen_share": share of the texts' n-grams seen in training, "ngrams", "longest": length of the
+    longest span found verbatim, "longest_at": (text index, start) or None}."""
+    per_text = [text_figures(index, t) for t in texts]
+    total = sum(f["ngrams"] for f in per_text)
+    seen = sum(f["seen"] for f in per_text)
+    longest, at = 0, None
+    for k, f in enumerate(per_text):
+        if f["longest"] > longest:
+            longest, at = f["longest"], (k, f["longest_start"])
+    return {"seen_share": seen / total if total else 0.0, "ngrams": total, "longest": longest, "longest_at": at}
+
+
+def training_index(vocab: Vocabulary, train_ids, cache_folder: str | None = None) -> NgramIndex:
+    """The n-gram index of a run's training ids: kept in ``cache_folder`` (the corpus's token-id
+    cache) where there is one, else built in memory."""
     n = NGRAM[vocab.level]
-    training = TrainingText(train_ids)
+    return NgramIndex(train_ids, n, None if cache_folder is None else os.path.join(cache_folder, f"ngrams-{n}"))
+
+
+def copy_report(vocab: Vocabulary, index: NgramIndex, samples: list[str], held_out: list[np.ndarray]) -> dict:
+    """The figures for the ``samples`` (texts) and for the ``held_out`` id sequences beside them."""
     sample_ids = [vocab.encode(s) for s in samples]
-    report = {"ngram": n, "unit": f"{vocab.level}s"}
+    report = {"ngram": index.n, "unit": f"{vocab.level}s" if vocab.level != "subword" else "subword pieces"}
     for key, texts in (("samples", sample_ids), ("held_out", held_out)):
-        figures = copy_figures(training, texts, n)
+        figures = copy_figures(index, texts)
         k, start = figures.pop("longest_at") or (None, None)
         span = vocab.decode(texts[k][start:start + figures["longest"]]) if k is not None else ""
         report[key] = {**figures, "texts": len(texts), "longest_span": span}
     return report
 
 
+def sample_note(vocab: Vocabulary, index: NgramIndex, text: str) -> str:
+    """One sample's figures, as the epoch summaries show them."""
+    f = text_figures(index, vocab.encode(text))
+    share = f["seen"] / f["ngrams"] if f["ngrams"] else 0.0
+    unit = {"char": "char", "word": "word", "subword": "piece"}[vocab.level]
+    return f"{share:.0%} of {index.n}-{unit} n-grams seen in training, longest copied span {f['longest']} {unit}s"
+
+
+class SampleNotes:
+    """``sample_note`` for the epoch summaries: text -> its copy figures, the index built on first use."""
+
+    def __init__(self, vocab: Vocabulary, train_ids, cache_folder: str | None = None):
+        self.vocab, self.train_ids, self.cache_folder = vocab, train_ids, cache_folder
+        self.index = None
+
+    def __call__(self, text: str) -> str:
+        if self.index is None:
+            self.index = training_index(self.vocab, self.train_ids, self.cache_folder)
+        return sample_note(self.vocab, self.index, text)
+
+
 def format_copy_report(r: dict) -> str:
+    unit = r["unit"][:-1] if r["unit"].endswith("s") else r["unit"]
     lines = [f"{r['samples']['texts']} samples at temperature {r['temperature']:g} against the training text "
-             f"({r['ngram']}-{r['unit'][:-1]} n-grams)"]
+             f"({r['ngram']}-{unit} n-grams)"]
     for key, name in (("samples", "samples"), ("held_out", "held-out text")):
         v = r[key]
         lines.append(f"{name:<14} n-grams seen in training {v['seen_share']:6.1%}   longest copied span "

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from rnn_tf.callbacks import SampleText, bits, language_model_columns, perplexity
+from rnn_tf.copying import SampleNotes
 from rnn_tf.datasets import track_shape
 from rnn_tf.errors import UserError
 from rnn_tf.fitting import (
@@ -141,8 +142,9 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
     if data.cut:
         print(f"{data.cut:,} training lines are longer than --seq-len {cfg.seq_len} and were cut to their first "
               f"{cfg.seq_len} {cfg.level}s (a longer --seq-len keeps them whole)", file=stream, flush=True)
+    notes = None if cfg.lines else SampleNotes(data.vocab, data.train_ids, data.cache_folder)  # copied share, span
     samples = SampleText(Sampler(lm, data.vocab), run, cfg.prime, cfg.sample_length, cfg.temperatures, cfg.seed,
-                         stream=stream, conditions=cfg.conditions, items=ITEMS_PER_EPOCH if cfg.lines else 0)
+                         stream=stream, conditions=cfg.conditions, items=ITEMS_PER_EPOCH if cfg.lines else 0, notes=notes)
     return fit_run(run, cfg, lm.training, state, done, train_ds, steps=steps, validation_data=val_ds,
                    validation_steps=cfg.val_steps, callbacks=[samples], columns=language_model_columns, outputs=len(data.vocab),
                    verbose=verbose, stream=stream, load_best=False)
@@ -298,7 +300,7 @@ def copy_check(run_dir: str, num_samples: int = 20, temperature: float = 1.0, se
                weights: str = "best") -> dict:
     """How much of the run's samples is found verbatim in its training text, beside the same figures
     for real held-out text of the same length (``copying.copy_report``)."""
-    from rnn_tf.copying import copy_report
+    from rnn_tf.copying import copy_report, training_index
     from rnn_tf.sampling import check_sampling_options
 
     check_sampling_options([temperature], 1, num_samples, 0, 1.0)
@@ -317,7 +319,7 @@ def copy_check(run_dir: str, num_samples: int = 20, temperature: float = 1.0, se
         length = min(cfg.sample_length, len(val))
         held_out = [val[s:s + length] for s in rng.integers(0, max(len(val) - length, 0) + 1, num_samples)] \
             if length else []
-    report = copy_report(vocab, train_ids, [s.text for s in samples], held_out)
+    report = copy_report(vocab, training_index(vocab, train_ids, data.cache_folder), [s.text for s in samples], held_out)
     return {**report, "temperature": temperature}
 
 

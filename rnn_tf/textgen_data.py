@@ -45,6 +45,7 @@ class TextgenData:
     train_texts: frozenset[str] = frozenset()  # line mode: the training items, for --novel
     cut: int = 0  # line mode: items cut to --seq-len tokens
     val_characters: int | None = None  # the held-out text's characters, where its text is not kept (token_ids)
+    cache_folder: str | None = None  # the token-id cache's folder of this corpus (token_ids), where it has one
 
     @property
     def n_train(self) -> int:
@@ -118,7 +119,7 @@ def _check_windows(cfg: TextgenConfig, data: TextgenData) -> TextgenData:
 def _prepare_cached(cfg: TextgenConfig, sources, vocab: Vocabulary | None, progress) -> TextgenData:
     encoded = encoded_corpus(cfg, sources, vocab, progress)
     return TextgenData(encoded.vocab, encoded.train_ids, encoded.val_ids, encoded.default_prime,
-                       val_characters=encoded.val_characters)
+                       val_characters=encoded.val_characters, cache_folder=encoded.folder)
 
 
 def _encode_documents(vocab: Vocabulary, docs, labels, warn: bool = False,

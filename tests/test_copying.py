@@ -7,31 +7,67 @@ import numpy as np
 
 from conftest import TINY
 from helpers import exit_code, train_run
-from rnn_tf.copying import TrainingText, Windows, copy_figures
+import pytest
+
+from rnn_tf import copying
+from rnn_tf.copying import NgramIndex, copy_figures, ngram_hashes
 
 
-def test_window_hashes_match_the_windows_themselves():
+def test_ngram_hashes_match_the_windows_themselves():
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 5, 400)
-    w = Windows(ids)
     for length in (1, 3, 10, 400):
-        hashes = w.hashes(length)
+        hashes = ngram_hashes(ids, length)
         windows = [tuple(ids[i:i + length]) for i in range(len(ids) - length + 1)]
         assert len(set(hashes.tolist())) == len(set(windows))  # equal windows hash equal, different ones not
         first = {}
         for h, t in zip(hashes.tolist(), windows):
             assert first.setdefault(h, t) == t
-    assert w.hashes(401).size == 0
+    assert ngram_hashes(ids, 401).size == 0
 
 
-def test_the_longest_copied_span_and_the_share_of_seen_ngrams():
+def brute_force_longest(train, text):
+    best = 0
+    s = " ".join(map(str, train)) + " "
+    for i in range(len(text)):
+        for j in range(i + best + 1, len(text) + 1):
+            if " " + " ".join(map(str, text[i:j])) + " " in " " + s:
+                best = j - i
+            else:
+                break
+    return best
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_the_longest_copied_span_and_the_share_of_seen_ngrams(tmp_path, monkeypatch, on_disk):
+    if on_disk:  # several buckets, built in several pieces
+        monkeypatch.setattr(copying, "BUCKET_ROWS", 700)
+        monkeypatch.setattr(copying, "PIECE", 999)
     rng = np.random.default_rng(1)
     train = rng.integers(0, 50, 5000)
     copied = train[1234:1234 + 37]
     text = np.concatenate([rng.integers(50, 60, 20), copied, rng.integers(50, 60, 20)])  # 50..59: never in training
-    figures = copy_figures(TrainingText(train), [rng.integers(50, 60, 30), text], n=10)
+    index = NgramIndex(train, 10, str(tmp_path / "index") if on_disk else None)
+    assert index.bits == (3 if on_disk else 0)
+    figures = copy_figures(index, [rng.integers(50, 60, 30), text])
     assert figures["longest"] == 37 and figures["longest_at"] == (1, 20)
     assert figures["seen_share"] == (37 - 10 + 1) / ((30 - 10 + 1) + (77 - 10 + 1))
+    small = rng.integers(0, 3, 3000)  # a tiny alphabet: many repeats, long chance matches
+    probe = rng.integers(0, 3, 60)
+    assert copy_figures(NgramIndex(small, 4), [probe])["longest"] == brute_force_longest(small.tolist(), probe.tolist())
+
+
+def test_an_index_on_disk_is_built_once_and_a_half_built_one_is_rebuilt(tmp_path, monkeypatch):
+    ids = np.arange(100) % 7
+    folder = tmp_path / "ngrams"
+    NgramIndex(ids, 3, str(folder))
+    stamp = (folder / "index.json").stat().st_mtime_ns
+    NgramIndex(ids, 3, str(folder))
+    assert (folder / "index.json").stat().st_mtime_ns == stamp  # reused
+    (folder / "index.json").unlink()  # as if interrupted before it was complete
+    again = NgramIndex(ids, 3, str(folder))
+    assert (folder / "index.json").is_file() and copy_figures(again, [ids[10:30]])["longest"] == 20
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ngrams-")]  # no temporary folder left
 
 
 def test_copy_check_reports_samples_beside_held_out_text(tmp_path, corpus_dir, capsys):
@@ -47,3 +83,13 @@ def test_copy_check_reports_samples_beside_held_out_text(tmp_path, corpus_dir, c
     assert report["held_out"]["seen_share"] == 1.0 and report["held_out"]["longest"] == TINY["sample_length"]
     assert report["samples"]["seen_share"] < 1.0
     assert exit_code(argv) == 0 and "longest copied span" in capsys.readouterr().out
+    samples = (tmp_path / "run" / "samples.txt").read_text(encoding="utf-8")  # every epoch's samples say it too
+    assert samples.count("n-grams seen in training, longest copied span") == len(TINY["temperatures"])
+
+
+def test_copy_check_of_a_subword_run_counts_pieces(tmp_path, corpus_dir, capsys):
+    train_run("textgen", tmp_path / "run", dict(TINY, corpus=str(corpus_dir), epochs=1, level="subword", max_vocab=300))
+    argv = ["textgen", "evaluate", "--run-dir", str(tmp_path / "run"), "--copy-check", "--num-samples", "2", "--json"]
+    assert exit_code(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ngram"] == 3 and report["unit"] == "subword pieces" and report["held_out"]["seen_share"] == 1.0
