@@ -21,6 +21,7 @@ def export_run(run_dir: str, out: str, weights: str = "best", overwrite: bool = 
     """Save the run as a SavedModel in ``out``; returns what ``out/export.json`` says."""
     import tensorflow as tf
 
+    from rnn_tf.serving import PieceCodec
     from rnn_tf.tasks import get_task
 
     out = os.path.normpath(out)
@@ -34,6 +35,8 @@ def export_run(run_dir: str, out: str, weights: str = "best", overwrite: bool = 
     info = {"task": task.name, "run": os.path.abspath(run_dir), "weights": weights, "xla": xla, "rnn_tf": __version__,
             "tensorflow": tf.__version__, "signatures": module.describe(),
             "load": "tf.saved_model.load(DIR).signatures[NAME](**inputs)"}
+    if any(isinstance(m, PieceCodec) for m in module.submodules):  # SentencePiece's ops live in TensorFlow Text
+        info["load"] = "import tensorflow_text; " + info["load"]
     if getattr(module, "note", None):
         info["note"] = module.note
     parent = os.path.dirname(os.path.abspath(out))

@@ -3,7 +3,9 @@
 Each class here is a ``tf.Module`` whose signatures take and give strings, so a SavedModel of it works
 with ``tf.saved_model.load`` or TensorFlow Serving and needs neither rnn_tf nor any Python code of ours:
 the vocabulary is a lookup table, tokenizing and detokenizing are regular expressions (RE2 spellings of
-``vocab.tokenize_words`` and ``vocab.detokenize_words``), and generation and decoding are the same
+``vocab.tokenize_words`` and ``vocab.detokenize_words``) or, for a subword vocabulary, its SentencePiece
+model run by TensorFlow Text (such a SavedModel needs ``import tensorflow_text`` before it is loaded,
+and ``export.json`` says so), and generation and decoding are the same
 compiled loops the command line runs (``sampling.Sampler``, ``decoding.Decoder``), so with the same seed
 the outputs are the command line's, token for token.
 
@@ -34,13 +36,30 @@ def spec(shape, dtype, name):
     return tf.TensorSpec(shape, dtype, name=name)
 
 
+def _word_tokens(texts: tf.Tensor) -> tf.RaggedTensor:
+    """(B,) strings -> (B, None) words, punctuation marks and line breaks, as ``vocab.tokenize_words``."""
+    pieces = tf.strings.split(tf.strings.regex_replace(texts, _TOKEN, _MARK + r"\1" + _MARK), _MARK)
+    spaces = tf.strings.regex_full_match(pieces, f"[{_SPACE}]*")  # what lay between tokens
+    return tf.ragged.boolean_mask(pieces, tf.equal(pieces, "\n") | ~spaces)
+
+
+def _join_words(tokens: tf.RaggedTensor) -> tf.Tensor:
+    """(B, None) words -> (B,) strings, as ``vocab.detokenize_words``."""
+    text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    return tf.strings.regex_replace(tf.strings.regex_replace(text, _NO_SPACE_BEFORE, r"\1"), _NO_SPACE_AFTER, r"\1")
+
+
+def codec_for(vocab: Vocabulary, lowercase: bool = False, name: str = "codec", sentences: bool = False):
+    """The graph's text handling for ``vocab``: a ``TokenCodec``, or a ``PieceCodec`` for a subword one."""
+    if vocab.level == "subword":
+        return PieceCodec(vocab, lowercase, name, sentences)
+    return TokenCodec(vocab, lowercase, name)
+
+
 class TokenCodec(tf.Module):
-    """A vocabulary in the graph: strings -> ragged token ids -> strings."""
+    """A character or word vocabulary in the graph: strings -> ragged token ids -> strings."""
 
     def __init__(self, vocab: Vocabulary, lowercase: bool = False, name: str = "codec"):
-        if vocab.level == "subword":
-            raise UserError("runs with --level subword do not export yet: SentencePiece's tokenizer has no op "
-                            "in TensorFlow itself (it needs tensorflow-text); export a char- or word-level run")
         super().__init__(name=name)
         self.level, self.lowercase = vocab.level, lowercase
         initializer = tf.lookup.KeyValueTensorInitializer(
@@ -58,12 +77,14 @@ class TokenCodec(tf.Module):
             texts = tf.strings.lower(texts, encoding="utf-8")
         if self.level == "char":
             return tf.strings.unicode_split(texts, "UTF-8")
-        pieces = tf.strings.split(tf.strings.regex_replace(texts, _TOKEN, _MARK + r"\1" + _MARK), _MARK)
-        spaces = tf.strings.regex_full_match(pieces, f"[{_SPACE}]*")  # what lay between tokens
-        return tf.ragged.boolean_mask(pieces, tf.equal(pieces, "\n") | ~spaces)
+        return _word_tokens(texts)
 
     def encode(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
         return tf.ragged.map_flat_values(self.table.lookup, tokens)
+
+    def ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """(B,) strings -> (B, None) ids, as ``Vocabulary.encode``."""
+        return self.encode(self.tokens(texts))
 
     def decode(self, ids: tf.RaggedTensor) -> tf.Tensor:
         """(B, None) ids -> (B,) strings, as ``Vocabulary.decode``."""
@@ -71,8 +92,61 @@ class TokenCodec(tf.Module):
         tokens = tf.ragged.map_flat_values(tf.gather, self.shown, ids)
         if self.level == "char":
             return tf.strings.reduce_join(tokens, axis=-1)
-        text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
-        return tf.strings.regex_replace(tf.strings.regex_replace(text, _NO_SPACE_BEFORE, r"\1"), _NO_SPACE_AFTER, r"\1")
+        return _join_words(tokens)
+
+
+def _sentencepiece(model: bytes):
+    """TensorFlow Text's tokenizer for ``model``, its model resource named after the model's hash. Left
+    unnamed (TF Text 2.21's default), every SentencePiece model loaded from SavedModels into one process
+    shares the first one's resource: a translator's target would decode with its source's pieces, and a
+    server holding two exports would mix them up."""
+    import hashlib
+
+    from tensorflow_text.python.ops import sentencepiece_tokenizer as spt
+
+    shared = "rnn_tf_sentencepiece_" + hashlib.sha256(model).hexdigest()[:24]
+
+    class NamedModel(spt._SentencepieceModelResource):
+        def _create_resource(self):
+            with tf.name_scope("SentenceTokenizerInitializer"):
+                return spt.gen_sentencepiece_tokenizer.sentencepiece_op(model=self._model, shared_name=shared)
+
+    tokenizer = spt.SentencepieceTokenizer(model=model, out_type=tf.int32)
+    tokenizer._model_resource = NamedModel(model, None)
+    return tokenizer
+
+
+class PieceCodec(tf.Module):
+    """A subword vocabulary in the graph: its SentencePiece model run by TensorFlow Text's
+    ``SentencepieceTokenizer`` (the same pieces as the ``sentencepiece`` library; our ids are theirs
+    plus one). A SavedModel holding one needs ``import tensorflow_text`` before it is loaded (its ops
+    live there). ``sentences`` (a translator's): text is split into words first and written back with
+    ``_join_words``, as ``translate.token_ids`` and ``translate.output_text`` do."""
+
+    def __init__(self, vocab: Vocabulary, lowercase: bool = False, name: str = "codec", sentences: bool = False):
+        try:
+            import tensorflow_text  # its ops: SentencePiece inside the graph
+        except ImportError:
+            raise UserError("exporting a --level subword run needs TensorFlow Text (SentencePiece inside the graph): "
+                            "pip install tensorflow-text, then export again") from None
+        del tensorflow_text
+        super().__init__(name=name)
+        self.lowercase, self.sentences = lowercase, sentences
+        self.tokenizer = _sentencepiece(vocab.model)
+
+    def ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        if self.lowercase:
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        if self.sentences:
+            words = _word_tokens(texts)
+            texts = tf.strings.reduce_join(tf.ragged.boolean_mask(words, tf.not_equal(words, "\n")), axis=-1,
+                                           separator=" ")
+        return self.tokenizer.tokenize(texts) + 1
+
+    def decode(self, ids: tf.RaggedTensor) -> tf.Tensor:
+        ids = tf.ragged.boolean_mask(ids, tf.not_equal(ids, PAD_ID))
+        text = self.tokenizer.detokenize(ids - 1)
+        return _join_words(_word_tokens(text)) if self.sentences else text
 
 
 class TextgenServing(tf.Module):
@@ -85,7 +159,7 @@ class TextgenServing(tf.Module):
     def __init__(self, lm, vocab: Vocabulary, cfg, xla: bool = True):
         super().__init__(name="generator")
         self.training, self.step, self.initial = lm.training, lm.step, lm.initial  # tracked: their variables
-        self.codec = TokenCodec(vocab)
+        self.codec = codec_for(vocab)
         # Its warm-up and chunk loops become part of the graph: XLA-compiled as the command line runs them,
         # or (xla=False) as plain TensorFlow ops, for servers built without XLA.
         self._sampler = Sampler(lm, vocab, jit_compile=xla)
@@ -127,7 +201,7 @@ class TextgenServing(tf.Module):
         tf.debugging.assert_positive(length, message="length must be 1 or more")
         tf.debugging.assert_positive(temperature, message="temperature must be above 0")
         start = tf.strings.join(["\n", prime]) if self.lines else prime
-        ids = tf.reshape(self.codec.encode(self.codec.tokens(tf.reshape(start, [1]))).flat_values, [1, -1])
+        ids = tf.reshape(self.codec.ids(tf.reshape(start, [1])).flat_values, [1, -1])
         tf.debugging.assert_positive(tf.shape(ids)[1], message="the prime is empty: give some text to start from")
         labels = tf.reshape(label, [1])
         token, states = self._sampler.warm_up(ids, labels)
@@ -157,7 +231,7 @@ class ClassifierServing(tf.Module):
     def __init__(self, model, vocab: Vocabulary, cfg):
         super().__init__(name="classifier")
         self.model = model
-        self.codec = TokenCodec(vocab, lowercase=cfg.lowercase)
+        self.codec = codec_for(vocab, lowercase=cfg.lowercase)
         self.label_names = list(cfg.labels)
         self.labels = tf.constant(self.label_names)
         self.max_length = int(cfg.max_length)
@@ -174,7 +248,7 @@ class ClassifierServing(tf.Module):
                         "label": "string (batch): the most probable label"}}}
 
     def _classify(self, texts):
-        ids = self.codec.encode(self.codec.tokens(texts))[:, : self.max_length].to_tensor(PAD_ID)
+        ids = self.codec.ids(texts)[:, : self.max_length].to_tensor(PAD_ID)
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])  # at least one column
         probabilities = self.model(ids, training=False)
         return {"probabilities": probabilities, "label": tf.gather(self.labels, tf.argmax(probabilities, axis=-1))}
@@ -188,7 +262,8 @@ class TranslatorServing(tf.Module):
         super().__init__(name="translator")
         self.training, self.encoder, self.step = model.training, model.encoder, model.step
         self._decoder = Decoder(model)
-        self.source, self.target = TokenCodec(source, lowercase=True, name="source"), TokenCodec(target, name="target")
+        self.source = codec_for(source, lowercase=True, name="source", sentences=True)
+        self.target = codec_for(target, name="target", sentences=True)
         self.max_words = int(cfg.max_words or 0)
         self.note = "sentences are not NFC-normalised as the command line does: pass NFC text (almost all text is)"
         sentences = spec([None], tf.string, "sentences")
@@ -210,11 +285,14 @@ class TranslatorServing(tf.Module):
         """As ``corpora.normalize_sentence`` (NFC aside): lower case, plain apostrophes and spaces, tokens."""
         text = tf.strings.regex_replace(sentences, "[\u2018\u2019]", "'")
         text = tf.strings.regex_replace(text, "[\u00a0\u202f]", " ")
-        tokens = self.source.tokens(text)
-        tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, "\n"))
-        tf.debugging.assert_positive(tf.reduce_min(tokens.row_lengths()),
+        if isinstance(self.source, PieceCodec):
+            ids = self.source.ids(text)
+        else:
+            tokens = self.source.tokens(text)
+            ids = self.source.encode(tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, "\n")))
+        tf.debugging.assert_positive(tf.reduce_min(ids.row_lengths()),
                                      message="an empty sentence: give each sentence one word or more")
-        ids = self.source.encode(tokens).to_tensor(PAD_ID)
+        ids = ids.to_tensor(PAD_ID)
         return ids, tf.maximum(self.max_words, 2 * tf.shape(ids)[1]) + 2  # translate.max_output_length
 
     def _text(self, ids):

@@ -23,6 +23,7 @@ try:
 except ImportError:
     pass
 import tensorflow as tf
+import tensorflow_text  # registers SentencePiece's ops, which the subword exports use
 calls, out = json.load(open(sys.argv[1])), []
 models = {}
 for folder, signature, inputs in calls:
@@ -62,9 +63,12 @@ def exported(tmp_path_factory):
         "word": ("textgen", {"corpus": str(corpus), **TINY, "level": "word"}),
         "lines": ("textgen", {**TINY, "corpus": str(table), "lines": True, "condition_on": "label",
                               "seq_len": 12, "steps_per_epoch": 4, "val_fraction": 0.2}),
-        "classify": ("classify", {"data": str(write_csv(base / "reviews.csv", labelled_rows(60))), **TINY_CLASSIFY}),
+        "classify": ("classify", {"data": str(write_csv(base / "reviews.csv", labelled_rows(60))), **TINY_CLASSIFY,
+                                  "level": "subword", "max_tokens": 300}),
         "translate": ("translate", {"pairs": str(write_pairs(base / "fra.txt")), "units": 8, "embedding_dim": 6,
                                     "batch_size": 4, "epochs": 2, "seed": 2, "max_words": None}),
+        "pieces": ("translate", {"pairs": str(base / "fra.txt"), "units": 8, "embedding_dim": 6, "batch_size": 4,
+                                 "epochs": 2, "seed": 2, "max_words": None, "level": "subword", "max_vocab": 300}),
         "tag": ("tag", {"data": str(write_conll(base / "train.conll")), **TINY_TAG, "char_features": True}),
     }
     for name, (task, settings) in runs.items():
@@ -94,7 +98,11 @@ def fresh(exported) -> list[dict]:
                                      "length_penalty": [0.6, "float32"]}],
         [translator, "serving_default", {"sentences": [["I am red.", "   "], "string"]}],
         textgen_call(b / "plain-model", *GENERATE[0][1:]),
-        [str(b / "tag-model"), "serving_default", {"sentences": [TAGGED, "string"]}]]
+        [str(b / "tag-model"), "serving_default", {"sentences": [TAGGED, "string"]}],
+        [str(b / "pieces-model"), "serving_default", {"sentences": [SENTENCES, "string"]}],
+        [str(b / "pieces-model"), "beam_search", {"sentences": [SENTENCES, "string"], "beam_size": [3, "int32"],
+                                                  "length_penalty": [0.6, "float32"]}],
+        [str(b / "pieces-model"), "serving_default", {"sentences": [["I am red.", "   "], "string"]}]]
     (b / "calls.json").write_text(json.dumps(calls))
     done = subprocess.run([sys.executable, "-c", LOADER, str(b / "calls.json"), str(b / "out.json")],
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -135,6 +143,20 @@ def test_exported_translator_gives_the_clis_greedy_and_beam_translations(exporte
     assert "empty sentence" in empty["error"]
 
 
+def test_subword_exports_run_sentencepiece_in_the_graph_as_the_cli_does(exported, fresh, capsys):
+    """The classifier above is a subword one; this translator too: its pieces come from TensorFlow Text."""
+    greedy, beam, empty = fresh[-3:]
+    run = ["translate", "translate", "--run-dir", str(exported / "pieces"), "--json", *SENTENCES]
+    assert greedy["translations"] == [json.loads(l)["translation"] for l in cli_out(run, capsys).splitlines()]
+    assert beam["translations"] == [json.loads(l)["translation"] for l in
+                                    cli_out(run + ["--beam-size", "3"], capsys).splitlines()]
+    assert "empty sentence" in empty["error"]
+    for name in ("pieces", "classify"):
+        assert json.loads((exported / f"{name}-model" / "export.json").read_text())["load"].startswith(
+            "import tensorflow_text;")
+    assert "tensorflow_text" not in json.loads((exported / "translate-model" / "export.json").read_text())["load"]
+
+
 def test_export_refuses_to_overwrite_and_replaces_only_when_asked(exported, tmp_path, capsys):
     out = tmp_path / "model"
     out.mkdir()
@@ -152,7 +174,7 @@ def test_export_refuses_to_overwrite_and_replaces_only_when_asked(exported, tmp_
 
 
 def test_an_exported_tagger_tags_as_the_cli_does(exported, fresh, capsys):
-    got = fresh[-1]
+    got = fresh[len(GENERATE) + 5]
     lines = cli_out(["tag", "predict", "--run-dir", str(exported / "tag"), "--json", *TAGGED], capsys)
     cli = [json.loads(line) for line in lines.splitlines()]
     assert got["lengths"] == [len(r["tokens"]) for r in cli]
@@ -172,7 +194,7 @@ def test_a_tagging_baseline_is_not_a_model_to_export(exported, tmp_path, capsys)
 def test_an_export_without_xla_draws_text_for_servers_without_it(exported, fresh):
     info = json.loads((exported / "plain-model" / "export.json").read_text())
     assert info["xla"] is False and json.loads((exported / "char-model" / "export.json").read_text())["xla"] is True
-    text = fresh[-2]["text"]
+    text = fresh[len(GENERATE) + 4]["text"]
     assert isinstance(text, str) and len(text) == GENERATE[0][2]  # 300 characters of the char-level run
     assert not xla_functions(exported / "plain-model") and xla_functions(exported / "char-model")
 

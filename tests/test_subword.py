@@ -2,6 +2,7 @@
 stored in vocab.json, that gives the text back byte for byte and never needs ``<unk>``."""
 
 import json
+import sys
 
 import numpy as np
 
@@ -38,7 +39,8 @@ def test_a_subword_vocabulary_round_trips_any_text_and_lives_in_vocab_json(tmp_p
         assert "not the pieces of the SentencePiece model" in str(exc)
 
 
-def test_textgen_trains_generates_and_scores_bits_per_character_at_subword_level(tmp_path, corpus_dir, capsys):
+def test_textgen_trains_generates_and_scores_bits_per_character_at_subword_level(tmp_path, corpus_dir, capsys,
+                                                                                monkeypatch):
     run = tmp_path / "run"
     train_run("textgen", run, dict(TINY, corpus=str(corpus_dir), level="subword", max_vocab=300, epochs=1))
     assert exit_code(["textgen", "generate", "--run-dir", str(run), "--length", "20", "--seed", "1", "--json"]) == 0
@@ -47,9 +49,13 @@ def test_textgen_trains_generates_and_scores_bits_per_character_at_subword_level
     result = json.loads(capsys.readouterr().out)
     assert result and result["level"] == "subword" and result["characters"] > result["tokens"]
     assert np.isclose(result["bits_per_char"], result["bpc"] * result["tokens"] / result["characters"])
-    assert_user_error(["export", "--run-dir", str(run), "--out", str(tmp_path / "out")], capsys,
-                      "runs with --level subword do not export yet")
+    with monkeypatch.context() as m:  # SentencePiece inside an exported graph needs TensorFlow Text
+        m.setitem(sys.modules, "tensorflow_text", None)
+        assert_user_error(["export", "--run-dir", str(run), "--out", str(tmp_path / "out")], capsys,
+                          "needs TensorFlow Text")
     assert not (tmp_path / "out").exists()
+    assert exit_code(["export", "--run-dir", str(run), "--out", str(tmp_path / "out")]) == 0  # with it: exported
+    assert "import tensorflow_text" in json.loads((tmp_path / "out" / "export.json").read_text())["load"]
     assert_user_error(["textgen", "train", "--corpus", str(corpus_dir), "--level", "subword", "--vocab-size", "100",
                        "--run-dir", str(tmp_path / "small")], capsys, "--vocab-size 100 does not fit this text")
     assert not (tmp_path / "small").exists()

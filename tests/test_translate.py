@@ -227,10 +227,6 @@ def test_a_subword_translator_spells_both_sides_in_pieces_and_writes_whole_words
     assert {"bleu", "chrf"} <= set(result.report)
     again = translate_texts(str(run_dir), ["I am purple.", "He is blue."], beam_size=2)
     assert len(again) == 2
-    with pytest.raises(UserError, match="subword"):
-        from rnn_tf.export import export_run
-
-        export_run(str(run_dir), str(run_dir / "exported"))
 
 
 def test_a_subword_resume_keeps_its_pieces(tmp_path, pairs_file):
