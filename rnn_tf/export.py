@@ -21,7 +21,7 @@ def export_run(run_dir: str, out: str, weights: str = "best", overwrite: bool = 
     """Save the run as a SavedModel in ``out``; returns what ``out/export.json`` says."""
     import tensorflow as tf
 
-    from rnn_tf.serving import PieceCodec
+    from rnn_tf.codecs import PieceCodec
     from rnn_tf.tasks import get_task
 
     out = os.path.normpath(out)
