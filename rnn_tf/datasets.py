@@ -271,29 +271,30 @@ def evaluation_dataset(ids: np.ndarray, seq_len: int, batch_size: int,
     (one label id per token) the inputs are (ids, the label of each window's first token).
 
     The tail that does not fill a whole window is padded; its padded targets get weight 0, so sums of
-    weighted losses divided by the sum of weights are exact per-token averages.
+    weighted losses divided by the sum of weights are exact per-token averages. Batches are cut from
+    ``ids`` one at a time (a memory-mapped held-out part is never read whole).
     """
-    ids = np.asarray(ids, dtype=np.int32)
-    if len(ids) < 2:
+    total = len(ids)
+    if total < 2:
         raise UserError("the evaluation text has fewer than 2 tokens: nothing to predict")
-    n = -(-(len(ids) - 1) // seq_len)  # ceil
-    padded = np.full(n * seq_len + 1, PAD_ID, dtype=np.int32)
-    padded[: len(ids)] = ids
-    weights = np.zeros(n * seq_len + 1, dtype=np.float32)
-    weights[1 : len(ids)] = 1.0
-    windows = lm_windows(padded, seq_len)
-    weight_windows = np.lib.stride_tricks.as_strided(
-        weights, shape=windows.shape, strides=(seq_len * 4, 4), writeable=False
-    )[:, 1:]
-    weight_windows = np.ascontiguousarray(weight_windows)
-    if labels is None:
-        ds = tf.data.Dataset.from_tensor_slices((windows, weight_windows))
-        return ds.batch(batch_size).map(lambda w, m: (*split_window(w), m)).prefetch(tf.data.AUTOTUNE)
-    window_labels = np.asarray(labels, np.int32)[np.minimum(np.arange(len(windows)) * seq_len, len(ids) - 1)]
-    ds = tf.data.Dataset.from_tensor_slices((windows, weight_windows, window_labels)).batch(batch_size)
+    n = -(-(total - 1) // seq_len)  # windows (ceil)
+    label_of = None if labels is None else np.asarray(labels, np.int32)
 
-    def example(w, m, label):
-        x, y = split_window(w)
-        return (x, label), y, m
+    def batches():
+        for first in range(0, n, batch_size):
+            rows = min(batch_size, n - first)
+            start, stop = first * seq_len, min(first * seq_len + rows * seq_len + 1, total)
+            chunk = np.full(rows * seq_len + 1, PAD_ID, np.int32)
+            chunk[: stop - start] = ids[start:stop]
+            weights = (np.arange(start + 1, start + rows * seq_len + 1) < total).astype(np.float32)
+            windows = lm_windows(chunk, seq_len)
+            x, y, w = windows[:, :-1], windows[:, 1:], weights.reshape(rows, seq_len)
+            if label_of is None:
+                yield x, y, w
+            else:
+                yield (x, label_of[np.minimum(np.arange(first, first + rows) * seq_len, total - 1)]), y, w
 
-    return ds.map(example).prefetch(tf.data.AUTOTUNE)
+    window = tf.TensorSpec((None, seq_len), tf.int32)
+    inputs = window if label_of is None else (window, tf.TensorSpec((None,), tf.int32))
+    signature = (inputs, window, tf.TensorSpec((None, seq_len), tf.float32))
+    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)

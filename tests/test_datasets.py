@@ -49,6 +49,23 @@ def test_evaluation_predicts_every_token_after_the_first_exactly_once():
     assert seen == ids[1:].tolist() and weight == len(ids) - 1
 
 
+def test_evaluation_reads_a_memory_map_batch_by_batch_with_the_same_windows(tmp_path):
+    ids = np.arange(2, 2 + 53, dtype=np.int32)
+    mapped = np.memmap(tmp_path / "ids.bin", np.uint16, "w+", shape=ids.shape)
+    mapped[:] = ids
+    labels = np.repeat([0, 1], [20, 33]).astype(np.int32)
+    for a, b in zip(evaluation_dataset(ids, 10, 4, labels), evaluation_dataset(mapped, 10, 4, labels)):
+        (xa, la), ya, wa = a
+        (xb, lb), yb, wb = b
+        for u, v in ((xa, xb), (la, lb), (ya, yb), (wa, wb)):
+            np.testing.assert_array_equal(u.numpy(), v.numpy())
+        np.testing.assert_array_equal(xa.numpy()[:, 1:], ya.numpy()[:, :-1])  # targets are the next ids
+    windows = [x.numpy()[:, 0] for (x, _), _, _ in evaluation_dataset(ids, 10, 4, labels)]
+    starts = np.concatenate(windows)
+    firsts = np.concatenate([lab.numpy() for (_, lab), _, _ in evaluation_dataset(ids, 10, 4, labels)])
+    np.testing.assert_array_equal(firsts, labels[starts - 2])  # each window: the label of its first token
+
+
 def test_a_text_shorter_than_one_window_is_a_user_error():
     with pytest.raises(UserError, match="shorter than one window"):
         lm_windows(np.arange(5, dtype=np.int32), 10)
