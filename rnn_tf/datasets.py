@@ -46,18 +46,25 @@ def mapped_windows(ids: np.memmap, seq_len: int):
     one positional read (``os.pread``): the ids are never copied into memory whole, and unlike faults
     on the map, reads do not leave the file's pages counted in the process's memory, so it stays the
     same for any corpus size. The rows equal ``tf.gather(lm_windows(ids), positions)``."""
+    rows = mapped_rows(ids, seq_len + 1)
+    return lambda positions: rows(positions * seq_len)
+
+
+def mapped_rows(ids: np.memmap, width: int):
+    """For ids in a file: a function from token offsets (a 1-D int64 tensor) to the ``width`` ids from
+    each, as (k, width) int32, each row one ``os.pread`` (see ``mapped_windows``)."""
     import os
 
     fd = os.open(ids.filename, os.O_RDONLY)  # closed when the process ends
-    item, width, base = ids.dtype.itemsize, (seq_len + 1) * ids.dtype.itemsize, ids.offset
+    item, base = ids.dtype.itemsize, ids.offset
 
-    def read(positions):
-        raw = b"".join(os.pread(fd, width, base + int(p) * seq_len * item) for p in positions)
-        return np.frombuffer(raw, ids.dtype).reshape(len(positions), seq_len + 1).astype(np.int32)
+    def read(offsets):
+        raw = b"".join(os.pread(fd, width * item, base + int(p) * item) for p in offsets)
+        return np.frombuffer(raw, ids.dtype).reshape(len(offsets), width).astype(np.int32)
 
-    def gather(positions):
-        rows = tf.numpy_function(read, [positions], tf.int32, stateful=False)
-        rows.set_shape([None, seq_len + 1])
+    def gather(offsets):
+        rows = tf.numpy_function(read, [offsets], tf.int32, stateful=False)
+        rows.set_shape([None, width])
         return rows
 
     return gather
@@ -196,13 +203,21 @@ def track_dataset(ids: np.ndarray, seq_len: int, batch_size: int, *, start_step:
     ``track_windows``), so row j of batch k + 1 continues row j of batch k, and keep (batch_size,)
     float32 is 0 where a track starts over (k mod W == 0: the carried state is reset) and 1 elsewhere.
     Batch k depends on k alone (no seed, no shuffling: the order of the text is the point), so a
-    stream started at ``start_step`` yields exactly the batches an uninterrupted run would."""
-    table = tf.constant(track_windows(ids, seq_len, batch_size))
-    n = tf.constant(len(table), tf.int64)
+    stream started at ``start_step`` yields exactly the batches an uninterrupted run would. Ids in a
+    file (a cached corpus's memory map) are read batch by batch, as ``mapped_rows`` reads them."""
+    if isinstance(ids, np.memmap):
+        length, windows = track_shape(len(ids), seq_len, batch_size)
+        rows, tracks = mapped_rows(ids, seq_len + 1), tf.range(batch_size, dtype=tf.int64) * length
+        n = tf.constant(windows, tf.int64)
+        window_at = lambda w: rows(tracks + w * seq_len)  # noqa: E731
+    else:
+        table = tf.constant(track_windows(ids, seq_len, batch_size))
+        n = tf.constant(len(table), tf.int64)
+        window_at = lambda w: tf.gather(table, w)  # noqa: E731
 
     def batch_at(step):
         w = step % n
-        inputs, targets = split_window(tf.gather(table, w))
+        inputs, targets = split_window(window_at(w))
         keep = tf.fill([batch_size], tf.cast(w > 0, tf.float32))
         return (inputs, keep), targets
 

@@ -29,6 +29,18 @@ def stateful_run(tmp_path_factory):
     return base / "run", result
 
 
+def test_a_memory_mapped_corpus_gives_the_same_track_batches(tmp_path):
+    ids = np.arange(1000, 1050)
+    mapped = np.memmap(tmp_path / "ids.bin", np.uint16, "w+", shape=ids.shape)
+    mapped[:] = ids
+    for start in (0, 4):
+        a = list(track_dataset(ids, 4, 3, start_step=start).take(5))
+        b = list(track_dataset(mapped, 4, 3, start_step=start).take(5))
+        for ((xa, ka), ya), ((xb, kb), yb) in zip(a, b):
+            for u, v in ((xa, xb), (ka, kb), (ya, yb)):
+                np.testing.assert_array_equal(u.numpy(), v.numpy())
+
+
 def test_rows_continue_each_other_across_batches_and_restart_at_the_wrap():
     ids, seq_len, batch = np.arange(1000, 1050), 4, 3  # tracks of 16 ids: 3 windows each
     windows = track_windows(ids, seq_len, batch)
