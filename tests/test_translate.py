@@ -229,11 +229,7 @@ def test_a_subword_translator_spells_both_sides_in_pieces_and_writes_whole_words
     assert len(again) == 2
 
 
-def test_a_subword_resume_keeps_its_pieces(tmp_path, pairs_file):
-    train(tmp_path / "run", pairs_file, level="subword", max_vocab=300, epochs=1)
-    before = (tmp_path / "run" / "target_vocab.json").read_text()
-    train_translator(str(tmp_path / "run"), {"epochs": 2}, resume=True, verbose=0, stream=open(os.devnull, "w"))
-    assert (tmp_path / "run" / "target_vocab.json").read_text() == before
+def test_a_translator_level_is_words_or_pieces():
     with pytest.raises(UserError, match="unknown --level 'char'"):
         TranslateConfig(pairs="p.txt", level="char").validate()
 
