@@ -265,6 +265,15 @@ def test_the_significance_script_compares_greedy_and_beam_on_both_splits(trained
     assert 0.0 <= float(rows[3][3]) <= 1.0 and rows[2][3] == ""
 
 
+def test_the_unk_reference_script_scores_both_ways(trained, capsys):
+    from rnn_tf.translate import evaluate_translator
+
+    assert load_script("unk_reference_gap").main([str(trained[0])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("references as written") and lines[2].startswith("unseen words as <unk>")
+    assert float(lines[1].split()[4]) == pytest.approx(evaluate_translator(str(trained[0]))["bleu"], abs=0.01)
+
+
 def test_compiled_greedy_equals_the_benchmarks_eager_word_by_word_loop(trained):
     from rnn_tf.translate import evaluation_pairs, load_translator_run, max_output_length, token_ids, translate_pairs
 
