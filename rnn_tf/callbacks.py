@@ -94,7 +94,8 @@ class SampleText(keras.callbacks.Callback):
             lines = [f"\n----- samples after epoch {epoch + 1} (prime {self.prime!r}) -----"]
             for s in samples:
                 label = "" if s.condition is None else f"{s.condition}, "
-                note = f" ({self.notes(s.text)})" if self.notes else ""  # the drawn text, not the prime
+                note = self.notes(s.text) if self.notes else None  # the drawn text, not the prime
+                note = f" ({note})" if note else ""
                 lines.append(f"--- {label}temperature {s.temperature:g}{note}\n{self.prime}{s.text}")
         publish_samples("\n".join(lines) + "\n", self.run, self.stream)
 

@@ -35,6 +35,7 @@ NGRAM = {"char": 10, "word": 4, "subword": 3}  # tokens per n-gram, by vocabular
 PIECE = 1 << 22  # n-grams hashed at a time while building an index
 BUCKET_ROWS = 1 << 24  # n-grams per bucket, about: each is sorted in memory on its own
 MAX_PLACES = 256  # occurrences of one n-gram followed when growing spans (the rest are counted only)
+NOTES_MAX_TOKENS = 20_000_000  # epoch summaries show copy figures for training texts up to this many tokens
 FORMAT = 1
 
 
@@ -57,7 +58,7 @@ class NgramIndex:
     ``folder``: where the index is kept (built there once, under a temporary name renamed when
     complete); None: built in memory."""
 
-    def __init__(self, ids, n: int, folder: str | None = None):
+    def __init__(self, ids, n: int, folder: str | None = None, stream=None):
         self.ids, self.n = ids, n
         self.rows = max(len(ids) - n + 1, 0)
         self.bits = max(int(np.ceil(np.log2(max(self.rows, 1) / BUCKET_ROWS))), 0)
@@ -68,6 +69,9 @@ class NgramIndex:
             self.bits = 0
             return
         if not self._complete(folder):
+            if stream is not None:
+                print(f"indexing the {self.rows:,} {n}-grams of the training text once (kept in {folder})",
+                      file=stream, flush=True)
             self._build(folder)
         with open(os.path.join(folder, "index.json")) as f:
             self.bits = json.load(f)["bits"]
@@ -194,11 +198,12 @@ def copy_figures(index: NgramIndex, texts: list) -> dict:
     return {"seen_share": seen / total if total else 0.0, "ngrams": total, "longest": longest, "longest_at": at}
 
 
-def training_index(vocab: Vocabulary, train_ids, cache_folder: str | None = None) -> NgramIndex:
+def training_index(vocab: Vocabulary, train_ids, cache_folder: str | None = None, stream=None) -> NgramIndex:
     """The n-gram index of a run's training ids: kept in ``cache_folder`` (the corpus's token-id
-    cache) where there is one, else built in memory."""
+    cache) where there is one (``stream``: where to say so when it is built), else built in memory."""
     n = NGRAM[vocab.level]
-    return NgramIndex(train_ids, n, None if cache_folder is None else os.path.join(cache_folder, f"ngrams-{n}"))
+    folder = None if cache_folder is None else os.path.join(cache_folder, f"ngrams-{n}")
+    return NgramIndex(train_ids, n, folder, stream)
 
 
 def copy_report(vocab: Vocabulary, index: NgramIndex, samples: list[str], held_out: list[np.ndarray]) -> dict:
@@ -222,13 +227,17 @@ def sample_note(vocab: Vocabulary, index: NgramIndex, text: str) -> str:
 
 
 class SampleNotes:
-    """``sample_note`` for the epoch summaries: text -> its copy figures, the index built on first use."""
+    """``sample_note`` for the epoch summaries: text -> its copy figures, the index built on first use;
+    None for a training text of more than ``NOTES_MAX_TOKENS`` tokens (its index would hold up the
+    first epoch's end and fill the disk unasked: ``textgen evaluate --copy-check`` builds it)."""
 
     def __init__(self, vocab: Vocabulary, train_ids, cache_folder: str | None = None):
         self.vocab, self.train_ids, self.cache_folder = vocab, train_ids, cache_folder
         self.index = None
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: str) -> str | None:
+        if len(self.train_ids) > NOTES_MAX_TOKENS:
+            return None
         if self.index is None:
             self.index = training_index(self.vocab, self.train_ids, self.cache_folder)
         return sample_note(self.vocab, self.index, text)

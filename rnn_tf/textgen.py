@@ -319,7 +319,8 @@ def copy_check(run_dir: str, num_samples: int = 20, temperature: float = 1.0, se
         length = min(cfg.sample_length, len(val))
         held_out = [val[s:s + length] for s in rng.integers(0, max(len(val) - length, 0) + 1, num_samples)] \
             if length else []
-    report = copy_report(vocab, training_index(vocab, train_ids, data.cache_folder), [s.text for s in samples], held_out)
+    index = training_index(vocab, train_ids, data.cache_folder, stream=sys.stderr)
+    report = copy_report(vocab, index, [s.text for s in samples], held_out)
     return {**report, "temperature": temperature}
 
 

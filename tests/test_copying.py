@@ -11,6 +11,7 @@ import pytest
 
 from rnn_tf import copying
 from rnn_tf.copying import NgramIndex, copy_figures, ngram_hashes
+from rnn_tf.vocab import Vocabulary
 
 
 def test_ngram_hashes_match_the_windows_themselves():
@@ -68,6 +69,15 @@ def test_an_index_on_disk_is_built_once_and_a_half_built_one_is_rebuilt(tmp_path
     again = NgramIndex(ids, 3, str(folder))
     assert (folder / "index.json").is_file() and copy_figures(again, [ids[10:30]])["longest"] == 20
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ngrams-")]  # no temporary folder left
+
+
+def test_epoch_notes_give_figures_and_stay_away_from_a_huge_training_text(monkeypatch):
+    vocab = Vocabulary.build("the cat sat on the mat. the dog sat on the log.", "char")
+    ids = vocab.encode("the cat sat on the mat. the dog sat on the log.")
+    notes = copying.SampleNotes(vocab, ids)
+    assert notes("the dog sat on the mat") == "100% of 10-char n-grams seen in training, longest copied span 19 chars"  # "the dog sat on the "
+    monkeypatch.setattr(copying, "NOTES_MAX_TOKENS", len(ids) - 1)
+    assert copying.SampleNotes(vocab, ids)("the dog sat on the mat") is None
 
 
 def test_copy_check_reports_samples_beside_held_out_text(tmp_path, corpus_dir, capsys):
