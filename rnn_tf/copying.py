@@ -116,7 +116,11 @@ class NgramIndex:
             with open(os.path.join(tmp, "index.json"), "w") as f:
                 json.dump({"format": FORMAT, "n": self.n, "rows": self.rows, "bits": self.bits}, f)
             shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)
+            try:
+                os.replace(tmp, folder)
+            except OSError:  # another process finished the same index first: use theirs
+                if not self._complete(folder):
+                    raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
