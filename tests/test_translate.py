@@ -274,6 +274,16 @@ def test_the_unk_reference_script_scores_both_ways(trained, capsys):
     assert float(lines[1].split()[4]) == pytest.approx(evaluate_translator(str(trained[0]))["bleu"], abs=0.01)
 
 
+def test_two_runs_on_one_split_are_compared_by_paired_bootstrap(trained, subword_run, tmp_path, pairs_file):
+    script = load_script("compare_translators")
+    lines = script.compare([(str(trained[0]), "best"), (str(subword_run[0]), "best")], 1, 0.6, 20)
+    assert lines[0] == "3 test sentences, greedy" and len(lines) == 5
+    assert "(word)" in lines[3] and "(subword)" in lines[4] and 0.0 <= float(lines[4].split(" | ")[2]) <= 1.0
+    train(tmp_path / "other", pairs_file, seed=5, epochs=1)
+    with pytest.raises(UserError, match="another test split"):
+        script.compare([(str(trained[0]), "best"), (str(tmp_path / "other"), "best")], 1, 0.6, 20)
+
+
 def test_compiled_greedy_equals_the_benchmarks_eager_word_by_word_loop(trained):
     from rnn_tf.translate import evaluation_pairs, load_translator_run, max_output_length, token_ids, translate_pairs
 
