@@ -51,3 +51,9 @@ def output_text(vocab: Vocabulary, ids) -> str:
     if vocab.level == "subword":
         return detokenize_words(tokenize_words(vocab.decode(ids)))
     return vocab.decode(ids)
+
+
+def source_labels(vocab: Vocabulary, tokens: list[str], ids) -> list[str]:
+    """What an attention plot labels the source positions with: the words as typed (an unknown one
+    too), or the pieces a subword vocabulary read."""
+    return list(tokens) if vocab.level == "word" else [vocab.itos[j] for j in ids]

@@ -34,7 +34,7 @@ from rnn_tf.models.seq2seq import Seq2Seq, build_seq2seq
 from rnn_tf.names import SPLITS
 from rnn_tf.runs import RunDir
 from rnn_tf.tasks.translate import TASK, TranslateConfig
-from rnn_tf.sentences import build_vocabularies, output_text, sentence_text, token_ids
+from rnn_tf.sentences import build_vocabularies, output_text, sentence_text, source_labels, token_ids
 from rnn_tf.vocab import PAD_ID, Vocabulary
 
 SAMPLE_SENTENCES = 3  # validation sentences translated after every epoch
@@ -147,7 +147,8 @@ def train(run_dir: str, settings: dict | None = None, *, resume: bool = False, o
             source = token_ids(src_vocab, shown[0][0])
             ids, weights = decode_ids(decoder, cfg, source[None, :])
             output = [tgt_vocab.itos[j] for j in strip_output(ids[0])]
-            out["attention"] = png_bytes(save_attention_png, [src_vocab.itos[j] for j in source], output, weights[0])
+            out["attention"] = png_bytes(save_attention_png, source_labels(src_vocab, shown[0][0], source), output,
+                                          weights[0])
         return out
 
     result = fit_run(run, cfg, model.training, state, done, train_ds, steps=steps, validation_data=val_ds,
@@ -299,7 +300,7 @@ def translate_texts(run_dir: str, texts: list[str], beam_size: int = 1, length_p
     outputs = [strip_output(row) for row in ids]
     if weights_of is None and attention:
         weights_of = decoder.attention(source, outputs)
-    return [{"source": sentence, "source_tokens": [src_vocab.itos[j] for j in ids_in],
+    return [{"source": sentence, "source_tokens": source_labels(src_vocab, sentence, ids_in),
              "tokens": [tgt_vocab.itos[j] for j in out], "translation": output_text(tgt_vocab, out),
              "attention": None if weights_of is None else weights_of[i, : len(out) + 1, : len(ids_in)]}
             for i, (sentence, ids_in, out) in enumerate(zip(sentences, sources, outputs))]

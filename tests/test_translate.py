@@ -236,7 +236,8 @@ def test_a_translator_level_is_words_or_pieces():
 
 def test_unknown_words_warn_and_empty_input_is_an_error(trained):
     with pytest.warns(UserWarning, match="not in the source vocabulary"):
-        translate_texts(str(trained[0]), ["I am purple."])
+        out = translate_texts(str(trained[0]), ["I am purple."])
+    assert out[0]["source_tokens"] == ["i", "am", "purple", "."]  # the attention plot shows the word typed
     with pytest.raises(UserError, match="empty input"):
         translate_texts(str(trained[0]), ["   "])
     with pytest.raises(UserError, match="beam-size"):
