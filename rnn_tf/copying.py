@@ -61,14 +61,14 @@ class NgramIndex:
     def __init__(self, ids, n: int, folder: str | None = None, stream=None):
         self.ids, self.n = ids, n
         self.rows = max(len(ids) - n + 1, 0)
-        self.bits = max(int(np.ceil(np.log2(max(self.rows, 1) / BUCKET_ROWS))), 0)
+        self.bits = 0  # in memory: one bucket; on disk: as many as BUCKET_ROWS asks, recorded in index.json
         if folder is None:
             hashes = ngram_hashes(ids, n)
             order = np.argsort(hashes, kind="stable")
             self.buckets = [(hashes[order], order)]
-            self.bits = 0
             return
         if not self._complete(folder):
+            self.bits = max(int(np.ceil(np.log2(max(self.rows, 1) / BUCKET_ROWS))), 0)
             if stream is not None:
                 print(f"indexing the {self.rows:,} {n}-grams of the training text once (kept in {folder})",
                       file=stream, flush=True)
