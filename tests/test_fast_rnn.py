@@ -104,6 +104,37 @@ def test_two_layer_language_models_agree(cell):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_language_models_fed_from_the_token_table_agree(cell, tmp_path):
+    """A vocabulary of 11 beside 8 x 12 rows: the first layer gathers X W + b from the projected
+    embedding table (and sums its gradient per token id) instead of the GEMMs; same outputs, same
+    gradients, and a weights file laid out as the plain graph's."""
+    from rnn_tf.models.fast_rnn import FastRecurrence
+
+    ids = np.random.default_rng(2).integers(0, 11, (8, 13)).astype("int32")
+    calls = []
+    original = FastRecurrence.sequences_from_tokens
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FastRecurrence, "sequences_from_tokens", lambda *a: calls.append(1) or original(*a))
+        assert_same_model(lambda impl: build_language_model(11, cell, 40, 2, 5, 0.0, impl).training,
+                          ids[:, :-1], ids[:, 1:])
+    assert calls  # the table was used
+    model = build_language_model(11, cell, 40, 2, 5, 0.3).training
+    assert model.get_layer("rnn_1").takes_tokens(11, ids[:, :-1])
+    assert not model.get_layer("rnn_1").takes_tokens(25, ids[:, :-1])  # 25 x 4 > 96 rows: the GEMMs
+    model.save_weights(str(tmp_path / "chain.weights.h5"))
+    plain = keras.Model(model.input, model.output)
+    plain.save_weights(str(tmp_path / "plain.weights.h5"))
+    import h5py
+
+    layouts = []
+    for name in ("chain", "plain"):
+        with h5py.File(tmp_path / f"{name}.weights.h5") as f:
+            f.visit(layouts.append)
+    assert layouts[:len(layouts) // 2] == layouts[len(layouts) // 2:]
+    np.testing.assert_allclose(model(ids, training=False).numpy(), plain(ids, training=False).numpy(), **TOL)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_bidirectional_masked_classifiers_agree(cell):
     ids = np.array([[3, 4, 5, 6, 7, 0, 0, 0], [2, 3, 0, 0, 0, 0, 0, 0], [5, 4, 3, 2, 6, 7, 8, 9]], np.int32)
     for pooling in ("last", "mean"):

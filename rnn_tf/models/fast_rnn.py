@@ -37,6 +37,11 @@ from rnn_tf.models.bptt import XLA_MIN_UNITS, gru_recurrence, gru_step, lstm_rec
 from rnn_tf.names import IMPLEMENTATIONS
 
 
+# The token table replaces the input GEMMs when the vocabulary has at most a quarter as many rows as a
+# batch (room for the scatter-add and the gather it costs instead).
+TABLE_ROWS_FACTOR = 4
+
+
 def _gpu_available() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
@@ -128,6 +133,27 @@ class FastRecurrence:
     def extra_projection(self, extra, rows: int):
         """The product of the input features after the first ``rows`` with their kernel rows."""
         return ops.matmul(extra, self.cell.kernel[rows:])
+
+    def takes_tokens(self, vocab_size: int, ids, training=False) -> bool:
+        """Whether ``sequences_from_tokens`` applies to ids of this shape: the fast path, a layer
+        returning its sequences and nothing else, and a vocabulary small beside the rows of a batch
+        (the table costs V rows of x W + b forward and V rows of dW and dX backward, the per-row GEMMs
+        B*T: it wins for characters, not for a word vocabulary)."""
+        rows = None if None in tuple(ids.shape) else ids.shape[0] * ids.shape[1]
+        return (_fast_path_applies(self, training) and self.return_sequences and not self.return_state
+                and rows is not None and vocab_size * TABLE_ROWS_FACTOR <= rows)
+
+    def sequences_from_tokens(self, embeddings, ids):
+        """What ``self(embedding(ids))`` returns (zero starting states, no mask), with Z_x = X W + b
+        gathered from the projected embedding table (``token_table``) in time-major order: no GEMM over
+        all B*T rows forward, and backward the rows' gradients are summed per token id (a scatter-add)
+        before two small GEMMs give dW and the embeddings' gradient. Exact: row k of E W + b is the
+        projection of token k's vector."""
+        zx = ops.take(self.token_table(embeddings), tf.reverse(tf.transpose(ids), [0]) if self.go_backwards
+                      else tf.transpose(ids), axis=0)
+        states = self.get_initial_state(tf.shape(ids)[0])
+        hs, _ = self._recurrence(zx, list(states) if isinstance(states, (list, tuple)) else [states], None)
+        return tf.transpose(hs, [1, 0, 2])
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not _fast_path_applies(self, training):
