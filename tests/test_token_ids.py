@@ -115,11 +115,16 @@ def test_an_undecodable_byte_names_the_file_and_its_offset_and_replace_reads_on(
     assert "é" in latin.vocab.stoi
 
 
-def test_memory_mapped_batches_equal_the_in_memory_ones(tmp_path):
+@pytest.mark.parametrize("held_bytes", [0, 2**30])  # read per batch with os.pread / held compact in memory
+def test_memory_mapped_batches_equal_the_in_memory_ones(tmp_path, monkeypatch, held_bytes):
     import tensorflow as tf
 
+    from rnn_tf import datasets
     from rnn_tf.datasets import language_model_dataset
 
+    monkeypatch.setattr(datasets, "IN_MEMORY_BYTES", held_bytes)
+    calls = []
+    monkeypatch.setattr(datasets, "mapped_rows", lambda *a, _f=datasets.mapped_rows: calls.append(1) or _f(*a))
     encoded = token_ids.encoded_corpus(_settings(), corpus_sources(str(_corpus(tmp_path))))
     in_memory = np.asarray(encoded.train_ids, np.int32)
     for options in (dict(seed=3, start_step=5), dict(shuffle=False, repeat=False)):
@@ -130,6 +135,7 @@ def test_memory_mapped_batches_equal_the_in_memory_ones(tmp_path):
             assert x1.dtype == tf.int32
             np.testing.assert_array_equal(x1, x2)
             np.testing.assert_array_equal(y1, y2)
+    assert bool(calls) == (held_bytes == 0)
 
 
 def test_textgen_trains_resumes_and_evaluates_from_the_cache(tmp_path, capsys):
