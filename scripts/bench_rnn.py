@@ -56,12 +56,6 @@ def gemm_shapes(cell: str, batch: int, vocab: int, table: bool = False):
     ]
 
 
-def uses_table(batch: int, vocab: int) -> bool:
-    from rnn_tf.models.fast_rnn import TABLE_ROWS_FACTOR
-
-    return vocab * TABLE_ROWS_FACTOR <= batch * SEQ_LEN
-
-
 def flops_per_step(cell: str, batch: int, vocab: int, table: bool = False) -> float:
     """Training FLOPs of one step: every GEMM of the forward pass, and twice that backward."""
     return sum(2 * m * k * n * repeats for m, k, n, repeats in gemm_shapes(cell, batch, vocab, table))
@@ -105,7 +99,8 @@ def tf_worker(variant: str, cell: str, batch: int, steps: int, ids_path: str) ->
     lm.training.fit(ds, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[Timer()])
     result = {"step_s": statistics.median(times), "vocab": vocab}
     if variant == "fast":
-        result.update(gemm_times(cell, batch, vocab, uses_table(batch, vocab)))
+        table = lm.training.get_layer("rnn_1").takes_tokens(vocab, np.zeros((batch, SEQ_LEN), np.int32), True)
+        result.update(gemm_times(cell, batch, vocab, table))
     return result
 
 
@@ -268,7 +263,7 @@ def main():
           f"(embedding {EMBED}, {UNITS} units, {SEQ_LEN} steps)")
     for row in rows:
         line = f"{row['cell']:>4} batch {row['batch']:>3}: " + "  ".join(f"{v} {row[v]:>7,}" for v in variants)
-        line += "  | " + "  ".join(f"fast/{v} {row[f'fast_vs_' + v.replace('-', '_')]}x" for v in variants if v != "fast")
+        line += "" if len(variants) == 1 else "  | " + "  ".join(f"fast/{v} {row[f'fast_vs_' + v.replace('-', '_')]}x" for v in variants if v != "fast")
         print(line)
         print(f"{'':>15}GEMM bound {row['gemm_bound']:,} chars/s (its own GEMMs"
               f"{', input projection from the token table' if row['token_table'] else ''}): fast reaches {row['fast_share_of_gemm_bound']:.0%} "
