@@ -53,8 +53,8 @@ def mapped_windows(ids: np.memmap, seq_len: int):
 # A cached corpus up to this many bytes of ids (64 M characters) is read into memory whole, in its
 # compact dtype (one byte per character), and its windows are cut in the input pipeline's own graph; a
 # larger one is read batch by batch with ``mapped_windows``. That read runs Python in tf.data's threads
-# (``tf.numpy_function``), which cost the training step itself ~15% on this 2-core machine (sotu's
-# default model: ~150 against ~128 ms per step, the same batches).
+# (``tf.numpy_function``), which cost the training step itself ~11% on this 2-core machine (sotu's
+# default model, ``scripts/scale_bench.py --throughput``: 41,835 against 47,216 chars/s).
 IN_MEMORY_BYTES = 64 * 2**20
 
 
