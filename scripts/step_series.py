@@ -1,0 +1,87 @@
+"""Training-step time chunk after chunk: shows the half-speed stretches (README, "Speed on a CPU").
+
+    python scripts/step_series.py [--implementation fast|keras] [--no-jit] [--chunks 15]
+    ../torchenv/bin/python scripts/step_series.py --torch      (PyTorch's nn.LSTM, same shapes)
+
+The text generator's default model (embedding 64, LSTM 256, 100 steps, batch 64, vocabulary 104,
+random ids) trains in chunks of 10 steps; one line of milliseconds per step, one figure per chunk.
+On this machine XLA-compiled steps sometimes run for seconds at exactly twice their time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def torch_series(chunks: int) -> list[float]:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding, self.lstm, self.logits = nn.Embedding(104, 64), nn.LSTM(64, 256, batch_first=True), nn.Linear(256, 104)
+
+        def forward(self, x):
+            return self.logits(self.lstm(self.embedding(x))[0])
+
+    model = Model()
+    optimizer, loss_fn = torch.optim.RMSprop(model.parameters(), lr=0.002, alpha=0.99), nn.CrossEntropyLoss()
+    ids = torch.randint(0, 104, (64, 101))
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(ids[:, :-1]).reshape(-1, 104), ids[:, 1:].reshape(-1))
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(chunks):
+        start = time.perf_counter()
+        for _ in range(10):
+            step()
+        times.append((time.perf_counter() - start) / 10)
+    return times
+
+
+def keras_series(chunks: int, implementation: str, jit: bool) -> list[float]:
+    import numpy as np
+
+    from rnn_tf.datasets import language_model_dataset
+    from rnn_tf.tasks.textgen import TextgenConfig
+    from rnn_tf.textgen import build_model
+
+    ids = np.random.default_rng(0).integers(2, 104, 2_000_000).astype("int32")
+    cfg = TextgenConfig(units=256, embedding_dim=64, seq_len=100, batch_size=64, rnn_implementation=implementation)
+    model = build_model(cfg, 104).training
+    if not jit:
+        model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=False)
+    data = language_model_dataset(ids, 100, 64, seed=0)
+    model.fit(data, steps_per_epoch=5, verbose=0)
+    times = []
+    for _ in range(chunks):
+        start = time.perf_counter()
+        model.fit(data, steps_per_epoch=10, verbose=0)
+        times.append((time.perf_counter() - start) / 10)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--implementation", default="fast", choices=["fast", "keras"])
+    parser.add_argument("--no-jit", action="store_true", help="no whole-step compile (the fast loops stay compiled)")
+    parser.add_argument("--torch", action="store_true", help="PyTorch's nn.LSTM instead (run with a Python that has it)")
+    parser.add_argument("--chunks", type=int, default=15)
+    args = parser.parse_args()
+    times = torch_series(args.chunks) if args.torch else keras_series(args.chunks, args.implementation, not args.no_jit)
+    print("ms per step, chunk by chunk:", " ".join(f"{t * 1e3:.0f}" for t in times))
+
+
+if __name__ == "__main__":
+    main()
