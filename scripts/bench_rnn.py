@@ -137,13 +137,14 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def torch_worker(cell: str, batch: int, steps: int, ids_path: str) -> dict:
+def torch_trainer(cell: str, batch: int, ids):
+    """PyTorch's side: the same model and optimizer on ``ids``; returns a function that trains one step
+    on a fresh batch of windows and returns its seconds (``scripts/step_series.py`` uses it too)."""
     import numpy as np
     import torch
 
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
-    ids = np.load(ids_path)
     vocab = int(ids.max()) + 1
 
     class Model(torch.nn.Module):
@@ -174,7 +175,15 @@ def torch_worker(cell: str, batch: int, steps: int, ids_path: str) -> dict:
 
     for _ in range(3):
         step()
-    return {"step_s": statistics.median([step() for _ in range(steps)]), "vocab": vocab}
+    return step
+
+
+def torch_worker(cell: str, batch: int, steps: int, ids_path: str) -> dict:
+    import numpy as np
+
+    ids = np.load(ids_path)
+    step = torch_trainer(cell, batch, ids)
+    return {"step_s": statistics.median([step() for _ in range(steps)]), "vocab": int(ids.max()) + 1}
 
 
 # --- the side-by-side run ------------------------------------------------------------------------

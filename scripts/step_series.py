@@ -15,39 +15,12 @@ import time
 
 
 def torch_series(chunks: int) -> list[float]:
-    import torch
-    from torch import nn
+    import numpy as np
 
-    torch.manual_seed(0)
+    from bench_rnn import torch_trainer  # the bench's PyTorch side, same model and optimizer
 
-    class Model(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embedding, self.lstm, self.logits = nn.Embedding(104, 64), nn.LSTM(64, 256, batch_first=True), nn.Linear(256, 104)
-
-        def forward(self, x):
-            return self.logits(self.lstm(self.embedding(x))[0])
-
-    model = Model()
-    optimizer, loss_fn = torch.optim.RMSprop(model.parameters(), lr=0.002, alpha=0.99), nn.CrossEntropyLoss()
-    ids = torch.randint(0, 104, (64, 101))
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(ids[:, :-1]).reshape(-1, 104), ids[:, 1:].reshape(-1))
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(chunks):
-        start = time.perf_counter()
-        for _ in range(10):
-            step()
-        times.append((time.perf_counter() - start) / 10)
-    return times
+    step = torch_trainer("lstm", 64, np.random.default_rng(0).integers(2, 104, 2_000_000))
+    return [sum(step() for _ in range(10)) / 10 for _ in range(chunks)]
 
 
 def keras_series(chunks: int, implementation: str, jit: bool) -> list[float]:
