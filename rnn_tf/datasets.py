@@ -102,6 +102,7 @@ def language_model_dataset(
     seed: int = 0,
     start_step: int = 0,
     labels: np.ndarray | None = None,
+    hold_bytes: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of (inputs, targets), each (batch_size, seq_len) int32; with ``labels`` (one label id
     per token, ``textgen train --condition-on``) ((inputs, window labels), targets), a window labelled
@@ -112,6 +113,9 @@ def language_model_dataset(
     ``index_shuffle(seed, p)``. Starting at ``start_step`` therefore gives exactly the batches an
     uninterrupted run would have seen from that step on, which is what makes ``--resume`` exact.
     Evaluation (no ``repeat``): every window once, in order.
+
+    Ids in a file (a cached corpus) up to ``hold_bytes`` (default ``IN_MEMORY_BYTES``) are held in
+    memory and cut in-graph; larger ones are read batch by batch.
     """
     if batch_size < 1:
         raise UserError(f"batch size {batch_size} is too small: use --batch-size 1 or more")
@@ -121,7 +125,7 @@ def language_model_dataset(
         return (x, y) if label is None else ((x, label), y)
 
     if isinstance(ids, np.memmap) and labels is None:  # a cached corpus: windows read from the map per batch
-        small = ids.nbytes <= IN_MEMORY_BYTES
+        small = ids.nbytes <= (IN_MEMORY_BYTES if hold_bytes is None else hold_bytes)
         n, gather = window_count(len(ids), seq_len), (compact_windows if small else mapped_windows)(ids, seq_len)
         positions = (tf.data.Dataset.range(n).batch(batch_size) if not repeat
                      else index_stream(n, batch_size, seed, start_step, shuffle))

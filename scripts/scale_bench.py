@@ -113,10 +113,8 @@ def throughput(rounds: int, steps: int) -> int:
     model = build_model(cfg, len(data.vocab)).training
     streams = {}
     for name, ids in feeds.items():
-        held = datasets.IN_MEMORY_BYTES
-        datasets.IN_MEMORY_BYTES = 0 if name == "cached, pread" else held
-        streams[name] = datasets.language_model_dataset(ids, cfg.seq_len, cfg.batch_size, seed=1)
-        datasets.IN_MEMORY_BYTES = held
+        streams[name] = datasets.language_model_dataset(ids, cfg.seq_len, cfg.batch_size, seed=1,
+                                                        hold_bytes=0 if name == "cached, pread" else None)
         model.fit(streams[name], steps_per_epoch=3, verbose=0)  # compile and warm up
     rates: dict[str, list[float]] = {name: [] for name in feeds}
     for _ in range(rounds):

@@ -122,13 +122,12 @@ def test_memory_mapped_batches_equal_the_in_memory_ones(tmp_path, monkeypatch, h
     from rnn_tf import datasets
     from rnn_tf.datasets import language_model_dataset
 
-    monkeypatch.setattr(datasets, "IN_MEMORY_BYTES", held_bytes)
     calls = []
     monkeypatch.setattr(datasets, "mapped_rows", lambda *a, _f=datasets.mapped_rows: calls.append(1) or _f(*a))
     encoded = token_ids.encoded_corpus(_settings(), corpus_sources(str(_corpus(tmp_path))))
     in_memory = np.asarray(encoded.train_ids, np.int32)
     for options in (dict(seed=3, start_step=5), dict(shuffle=False, repeat=False)):
-        mapped = list(language_model_dataset(encoded.train_ids, 16, 4, **options).take(6))
+        mapped = list(language_model_dataset(encoded.train_ids, 16, 4, hold_bytes=held_bytes, **options).take(6))
         plain = list(language_model_dataset(in_memory, 16, 4, **options).take(6))
         assert len(mapped) == len(plain) == 6
         for (x1, y1), (x2, y2) in zip(mapped, plain):
