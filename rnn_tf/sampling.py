@@ -78,10 +78,10 @@ def draw(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     (banned, or outside top-k / top-p) is never the first whose cumulative mass reaches u.
 
     Up to TRIANGLE_MAX_VOCAB tokens (characters, subword pieces), the running sums are one product
-    with an upper-triangular matrix of ones (V x V): XLA's CPU
-    cumsum is a reduce-window that costs O(V^2) scalar work per row, the product is one small GEMM
-    (16 streams: 73 -> 63 us a step). The uniform numbers come from Philox, named explicitly: the
-    same numbers on every device, and cheaper under XLA on a CPU than the default algorithm."""
+    with an upper-triangular matrix of ones (V x V): XLA's CPU cumsum is a reduce-window that costs
+    O(V^2) scalar work per row, the product is one small GEMM (16 streams: 73 -> 63 us a step). The
+    uniform numbers come from Philox, named explicitly: the same numbers on every device, and
+    cheaper under XLA on a CPU than the default algorithm."""
     weights = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
     vocab = logits.shape[-1]
     cumulative = (tf.cumsum(weights, axis=-1) if vocab is None or vocab > TRIANGLE_MAX_VOCAB
