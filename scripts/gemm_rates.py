@@ -2,10 +2,11 @@
 
     python scripts/gemm_rates.py
 
-The shapes are the text generator's (batch 64, 256 units, LSTM): one recurrent product per time step
-(64 x 256 by 256 x 1024), the products over all B x T rows (6,400 x 256 by 256 x 1024) and the output
-layer's (6,400 x 256 by 256 x 104). XLA compiles the training step, so its column is what a bfloat16
-option would get inside the loops; TensorFlow's MatMul kernel (oneDNN) is what runs outside XLA.
+The shapes are every product of the fast training step that ``scripts/bench_rnn.py`` counts
+(``gemm_shapes``: the text generator's LSTM, 256 units, batch 64, 104 tokens, with the token table):
+the recurrent products of each time step (64 rows), those over all B x T rows (6,400) and the V-row
+ones. XLA compiles the training step, so its columns are what a bfloat16 option would get there;
+TensorFlow's MatMul kernel (oneDNN) is what runs outside XLA.
 """
 
 import os
@@ -15,8 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import rnn_tf  # noqa: E402,F401  (its TensorFlow settings, as every command has them)
 import tensorflow as tf  # noqa: E402
+from bench_rnn import gemm_shapes  # noqa: E402  (the bench's list of the step's products)
 
-SHAPES = [(64, 256, 1024), (6400, 256, 1024), (6400, 256, 104)]
+SHAPES = sorted({(m, k, n) for m, k, n, _ in gemm_shapes("lstm", 64, 104, table=True)})
 
 
 def rate(m, k, n, dtype, jit):
@@ -36,10 +38,10 @@ def rate(m, k, n, dtype, jit):
 
 
 def main():
-    print("GFLOP/s, best of 3         XLA float32  XLA bfloat16  TF float32  TF bfloat16")
+    print("GFLOP/s, best of 3            XLA float32  XLA bfloat16  TF float32  TF bfloat16")
     for m, k, n in SHAPES:
         rates = [rate(m, k, n, dtype, jit) for jit in (True, False) for dtype in (tf.float32, tf.bfloat16)]
-        print(f"{m:>5} x {k} by {k} x {n:<5}  " + "  ".join(f"{r:11.1f}" for r in rates))
+        print(f"{m:>5} x {k:<4} by {k:>4} x {n:<5}  " + "  ".join(f"{r:11.1f}" for r in rates))
 
 
 if __name__ == "__main__":
