@@ -2,6 +2,7 @@
 
     python scripts/step_series.py [--implementation fast|keras] [--no-jit] [--chunks 15]
     ../torchenv/bin/python scripts/step_series.py --torch      (PyTorch's nn.LSTM, same shapes)
+    python scripts/step_series.py --eval-batches 64 256 512    (a validation pass over sotu's held-out size instead)
 
 The text generator's default model (embedding 64, LSTM 256, 100 steps, batch 64, vocabulary 104,
 random ids) trains in chunks of 10 steps; one line of milliseconds per step, one figure per chunk.
@@ -45,13 +46,37 @@ def keras_series(chunks: int, implementation: str, jit: bool) -> list[float]:
     return times
 
 
+def evaluation_times(batches: list[int]) -> None:
+    """Seconds for one pass of ``evaluate`` over 510,207 ids (sotu's held-out addresses) per batch size:
+    the first call (which compiles) and the second."""
+    import numpy as np
+
+    from rnn_tf.datasets import language_model_dataset
+    from rnn_tf.tasks.textgen import TextgenConfig
+    from rnn_tf.textgen import build_model
+
+    ids = np.random.default_rng(0).integers(2, 104, 510_207).astype("int32")
+    model = build_model(TextgenConfig(units=256, embedding_dim=64, seq_len=100, batch_size=64), 104).training
+    for batch in batches:
+        data = language_model_dataset(ids, 100, batch, shuffle=False, repeat=False)
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            model.evaluate(data, verbose=0)
+            times.append(time.perf_counter() - start)
+        print(f"batch {batch}: first pass {times[0]:.2f} s, second {times[1]:.2f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--implementation", default="fast", choices=["fast", "keras"])
     parser.add_argument("--no-jit", action="store_true", help="no whole-step compile (the fast loops stay compiled)")
     parser.add_argument("--torch", action="store_true", help="PyTorch's nn.LSTM instead (run with a Python that has it)")
     parser.add_argument("--chunks", type=int, default=15)
+    parser.add_argument("--eval-batches", type=int, nargs="+", help="time validation passes at these batch sizes")
     args = parser.parse_args()
+    if args.eval_batches:
+        return evaluation_times(args.eval_batches)
     times = torch_series(args.chunks) if args.torch else keras_series(args.chunks, args.implementation, not args.no_jit)
     print("ms per step, chunk by chunk:", " ".join(f"{t * 1e3:.0f}" for t in times))
 
