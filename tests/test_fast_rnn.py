@@ -74,11 +74,38 @@ def test_fast_layer_equals_the_keras_layer(cell, units, masked, go_backwards, re
     with pytest.MonkeyPatch.context() as mp:  # the fast path really ran
         mp.setattr(bptt, "_loop", lambda fn, n: calls.append(fn.__name__) or original(fn, n))
         fast_out, fast_grads = outputs_and_gradients(fast, x, mask, states)
-    assert calls == [f"_{cell}_forward", f"_{cell}_backward"]
+        assert calls == [f"_{cell}_forward", f"_{cell}_backward"]
+        calls.clear()  # with no GradientTape recording: the states-only loop, the same outputs
+        inferred = fast(x, mask=mask, initial_state=states)
+        assert calls == [f"_{cell}_states"]
     stock_out, stock_grads = outputs_and_gradients(stock, x, mask, states)
     assert len(fast_out) == len(stock_out)
     for a, b in zip(fast_out + fast_grads, stock_out + stock_grads):
         np.testing.assert_allclose(a, b, **TOL)
+    for a, b in zip(inferred, stock_out):
+        np.testing.assert_allclose(a, b, **TOL)
+
+
+@pytest.mark.parametrize("units", [5, XLA_MIN_UNITS + 3])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_gradient_asked_for_without_a_tape_is_the_same(cell, units):
+    """Outside a GradientTape the layers run the states-only loop; tf.gradients in a graph still gets
+    the hand-written gradient (the full forward loop runs first)."""
+    rng = np.random.default_rng(1)
+    layer = FAST[cell](units, return_sequences=True)
+    layer.build((3, 7, 4))
+    x = tf.constant(rng.normal(size=(3, 7, 4)).astype("float32"))
+
+    @tf.function
+    def graph_gradients(x):
+        return tf.gradients(tf.reduce_sum(tf.sin(layer(x))), [x, *layer.trainable_weights])
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(tf.sin(layer(x)))
+    expected = tape.gradient(loss, [x, *layer.trainable_weights])
+    for a, b in zip(graph_gradients(x), expected):
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy(), **TOL)
 
 
 def model_gradients(model, inputs, targets, from_logits):

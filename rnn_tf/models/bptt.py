@@ -11,11 +11,20 @@ written out by hand.
 The backward loop carries only the state gradients (dh, and dc for the LSTM): this is where a reader
 sees them shrink or grow step by step. ``lstm_step`` and ``gru_step`` are the one-step functions that
 both the loop and the layers' one-step views (sampling, decoding) call.
+
+Where no gradient is being recorded (validation, prediction, encoding a source sentence), a lighter
+forward loop runs instead: the states only, nothing kept for a backward loop (about a third quicker).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
+
+try:  # whether a GradientTape records these tensors (TensorFlow answers it only in a private module)
+    from tensorflow.python.eager.record import should_record_backprop as _recorded
+except ImportError:  # pragma: no cover - a TensorFlow without it: always the loops with a backward pass
+    def _recorded(tensors):
+        return True
 
 
 def _lstm_gate_constants(units, dtype):
@@ -84,6 +93,22 @@ def _lstm_forward(zx, u, h0, c0, m, masked):
     return hs.stack(), ps, qfs.stack(), c_last
 
 
+def _lstm_states(zx, u, h0, c0, m, masked):
+    """The forward loop alone, for when no gradient is recorded: (states (T, B, H), last cell state).
+    (TensorFlow can still differentiate it, by its own slower means.)"""
+    steps = tf.shape(zx)[0]
+
+    def step(t, h, c, hs):
+        h_new, c_new, _ = lstm_step(zx[t], h, c, u)
+        if masked:
+            h_new, c_new = tf.where(m[t], h_new, h), tf.where(m[t], c_new, c)
+        return t + 1, h_new, c_new, hs.write(t, h_new)
+
+    _, _, c_last, hs = tf.while_loop(lambda t, *_: t < steps, step,
+                                     (0, h0, c0, tf.TensorArray(zx.dtype, size=steps)), maximum_iterations=steps)
+    return hs.stack(), c_last
+
+
 def _lstm_backward(d_hs, d_c_last, u, h0, hs, ps, qfs, m, masked):
     """Backpropagation through time: the loop carries dh and dc back one step at a time (dh through
     U^T); dU is one GEMM over all steps afterwards. dz takes the place of p, row by row. Returns
@@ -150,15 +175,22 @@ def lstm_recurrence(zx, u, h0, c0, m):
     masked, units, steps = m is not None, u.shape[0], tf.shape(zx)[0]
     zx, m = _bucketed(zx, m, units)
     m = m if masked else tf.zeros((), tf.bool)
+    kept = _recorded([zx, u, h0, c0])  # else: no tape records this call (validation, prediction)
 
     @tf.custom_gradient
     def recurrence(zx, u, h0, c0):
         # stop_gradient: the tape must not differentiate the loop itself (that is what grad is for)
-        hs, ps, qfs, c_last = _loop(_lstm_forward, units)(*map(tf.stop_gradient, (zx, u, h0, c0)), m, masked)
+        args = (*map(tf.stop_gradient, (zx, u, h0, c0)), m, masked)
+        if kept:
+            hs, ps, qfs, c_last = _loop(_lstm_forward, units)(*args)
+        else:
+            (hs, c_last), ps, qfs = _loop(_lstm_states, units)(*args), None, None
 
         def grad(d_hs, d_c_last):
             d_c_last = tf.zeros_like(c0) if d_c_last is None else d_c_last
-            return _loop(_lstm_backward, units)(d_hs, d_c_last, u, h0, hs, ps, qfs, m, masked)
+            # asked for without a tape (tf.gradients, in a graph): the full forward loop runs first
+            p, qf = (ps, qfs) if kept else _loop(_lstm_forward, units)(*args)[1:3]
+            return _loop(_lstm_backward, units)(d_hs, d_c_last, u, h0, hs, p, qf, m, masked)
 
         return (hs, c_last), grad
 
@@ -188,6 +220,21 @@ def _gru_forward(zx, u, b_rec, h0, m, masked):
     _, _, hs, ps, azs = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, ta(), zx, ta()),
                                       maximum_iterations=steps)
     return hs.stack(), ps, azs.stack()
+
+
+def _gru_states(zx, u, b_rec, h0, m, masked):
+    """The forward loop alone, for when no gradient is recorded: the states (T, B, H)."""
+    steps = tf.shape(zx)[0]
+
+    def step(t, h, hs):
+        h_new, _ = gru_step(zx[t], h, u, b_rec)
+        if masked:
+            h_new = tf.where(m[t], h_new, h)
+        return t + 1, h_new, hs.write(t, h_new)
+
+    _, _, hs = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, tf.TensorArray(zx.dtype, size=steps)),
+                             maximum_iterations=steps)
+    return hs.stack()
 
 
 def _gru_backward(d_hs, u, h0, hs, ps, azs, m, masked):
@@ -222,13 +269,16 @@ def gru_recurrence(zx, u, b_rec, h0, m):
     masked, units, steps = m is not None, u.shape[0], tf.shape(zx)[0]
     zx, m = _bucketed(zx, m, units)
     m = m if masked else tf.zeros((), tf.bool)
+    kept = _recorded([zx, u, b_rec, h0])  # else: no tape records this call (validation, prediction)
 
     @tf.custom_gradient
     def recurrence(zx, u, b_rec, h0):
-        hs, ps, azs = _loop(_gru_forward, units)(*map(tf.stop_gradient, (zx, u, b_rec, h0)), m, masked)
+        args = (*map(tf.stop_gradient, (zx, u, b_rec, h0)), m, masked)
+        hs, ps, azs = _loop(_gru_forward, units)(*args) if kept else (_loop(_gru_states, units)(*args), None, None)
 
         def grad(d_hs):
-            return _loop(_gru_backward, units)(d_hs, u, h0, hs, ps, azs, m, masked)
+            p, az = (ps, azs) if kept else _loop(_gru_forward, units)(*args)[1:]  # as for the LSTM
+            return _loop(_gru_backward, units)(d_hs, u, h0, hs, p, az, m, masked)
 
         return hs, grad
 
