@@ -17,6 +17,10 @@ shared machine slows all of them alike; each figure is the median over rounds of
   torch          torch.nn.LSTM/GRU, same shapes and optimizer (only when PyTorch can be imported:
                  by this Python or the one given with --torch-python; it is never a dependency)
 
+Each variant also times inference on the same fixed-shape batches: Keras's ``evaluate`` (the loss, no
+gradient; the fast layers run their states-only loop there, from the token table) and PyTorch's forward
+pass and loss under ``torch.no_grad()``, printed on a second line per row.
+
 It also times the fast model's own GEMMs (every matrix product of its training step, at its shape,
 compiled with XLA as the fast layers are) and reports the share of that GEMM-bound speed it reaches,
 and its FLOP rate against the best rate one large GEMM reaches on this machine. With a character
@@ -93,6 +97,8 @@ def tf_worker(variant: str, cell: str, batch: int, steps: int, ids_path: str) ->
         def on_train_batch_end(self, batch, logs=None):
             times.append(time.perf_counter() - self.start)
 
+        on_test_batch_begin, on_test_batch_end = on_train_batch_begin, on_train_batch_end
+
     ds = language_model_dataset(ids, SEQ_LEN, batch, seed=0)
     if variant == "keras-default":
         ds = autotuned(ds)
@@ -100,6 +106,10 @@ def tf_worker(variant: str, cell: str, batch: int, steps: int, ids_path: str) ->
     times.clear()
     lm.training.fit(ds, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[Timer()])
     result = {"step_s": statistics.median(times), "vocab": vocab}
+    lm.training.evaluate(ds, steps=3, verbose=0)  # trace, compile, warm up
+    times.clear()
+    lm.training.evaluate(ds, steps=steps, verbose=0, callbacks=[Timer()])
+    result["eval_s"] = statistics.median(times)
     if variant == "fast":
         table = lm.training.get_layer("rnn_1").takes_tokens(vocab, np.zeros((batch, SEQ_LEN), np.int32), True)
         result.update(gemm_times(cell, batch, vocab, table))
@@ -184,8 +194,19 @@ def torch_trainer(cell: str, batch: int, ids):
         optimizer.step()
         return time.perf_counter() - begin
 
+    def evaluate():
+        starts = rng.integers(0, len(ids) - SEQ_LEN - 1, batch)
+        window = torch.from_numpy(np.stack([ids[s:s + SEQ_LEN + 1] for s in starts]).astype("int64"))
+        begin = time.perf_counter()
+        with torch.no_grad():
+            out = model(window[:, :-1])
+            torch.nn.functional.cross_entropy(out.reshape(-1, vocab), window[:, 1:].reshape(-1))
+        return time.perf_counter() - begin
+
     for _ in range(3):
         step()
+        evaluate()
+    step.evaluate = evaluate
     return step
 
 
@@ -194,7 +215,8 @@ def torch_worker(cell: str, batch: int, steps: int, ids_path: str) -> dict:
 
     ids = np.load(ids_path)
     step = torch_trainer(cell, batch, ids)
-    return {"step_s": statistics.median([step() for _ in range(steps)]), "vocab": int(ids.max()) + 1}
+    return {"step_s": statistics.median([step() for _ in range(steps)]), "vocab": int(ids.max()) + 1,
+            "eval_s": statistics.median([step.evaluate() for _ in range(steps)])}
 
 
 # --- the side-by-side run ------------------------------------------------------------------------
@@ -257,6 +279,7 @@ def main():
                 runs = results[(cell, batch, variant)]
                 step = statistics.median(r["step_s"] for r in runs)
                 row[variant] = round(batch * SEQ_LEN / step)
+                row[f"{variant}_inference"] = round(batch * SEQ_LEN / statistics.median(r["eval_s"] for r in runs))
                 if variant == "fast":
                     vocab = runs[0]["vocab"]
                     bound = statistics.median(r["gemm_bound_s"] for r in runs)
@@ -275,6 +298,8 @@ def main():
             for other in variants:
                 if other != "fast":
                     row[f"fast_vs_{other.replace('-', '_')}"] = round(row["fast"] / row[other], 2)
+                    row[f"fast_vs_{other.replace('-', '_')}_inference"] = round(
+                        row["fast_inference"] / row[f"{other}_inference"], 2)
             rows.append(row)
     if args.json:
         print(json.dumps({"cpu_cores": os.cpu_count(), "rounds": args.rounds, "rows": rows}))
@@ -282,9 +307,12 @@ def main():
     print(f"predicted characters per second, {os.cpu_count()} CPU cores, median of {args.rounds} rounds "
           f"(embedding {EMBED}, {UNITS} units, {SEQ_LEN} steps)")
     for row in rows:
-        line = f"{row['cell']:>4} batch {row['batch']:>3}: " + "  ".join(f"{v} {row[v]:>7,}" for v in variants)
-        line += "" if len(variants) == 1 else "  | " + "  ".join(f"fast/{v} {row[f'fast_vs_' + v.replace('-', '_')]}x" for v in variants if v != "fast")
-        print(line)
+        for kind, suffix in (("", ""), ("inference ", "_inference")):
+            line = f"{row['cell']:>4} batch {row['batch']:>3}: {kind}" + "  ".join(
+                f"{v} {row[v + suffix]:>7,}" for v in variants)
+            line += "" if len(variants) == 1 else "  | " + "  ".join(
+                f"fast/{v} {row[f'fast_vs_' + v.replace('-', '_') + suffix]}x" for v in variants if v != "fast")
+            print(line)
         print(f"{'':>15}GEMM bound {row['gemm_bound']:,} chars/s (its own GEMMs"
               f"{', input projection from the token table' if row['token_table'] else ''}): fast reaches {row['fast_share_of_gemm_bound']:.0%} "
               f"of it; the model's FLOPs at {row['fast_gflops']} GFLOP/s = {row['fast_share_of_best_gemm_rate']:.0%} of "

@@ -94,8 +94,7 @@ def _lstm_forward(zx, u, h0, c0, m, masked):
 
 
 def _lstm_states(zx, u, h0, c0, m, masked):
-    """The forward loop alone, for when no gradient is recorded: (states (T, B, H), last cell state).
-    (TensorFlow can still differentiate it, by its own slower means.)"""
+    """The forward loop alone, for when no gradient is recorded: (states (T, B, H), last cell state)."""
     steps = tf.shape(zx)[0]
 
     def step(t, h, c, hs):
