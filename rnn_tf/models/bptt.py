@@ -225,14 +225,20 @@ def _gru_states(zx, u, b_rec, h0, m, masked):
     """The forward loop alone, for when no gradient is recorded: the states (T, B, H)."""
     steps = tf.shape(zx)[0]
 
-    def step(t, h, hs):
-        h_new, _ = gru_step(zx[t], h, u, b_rec)
+    def step(t, h, z_prev, hs):
+        h_new, kept = gru_step(zx[t], h, u, b_rec)
+        # z is carried to the next step (as 0·z there), only so that XLA computes it in a kernel of its
+        # own: with nothing else using it, XLA fuses the whole step's gate arithmetic into one kernel
+        # that it does not vectorize (100 steps at batch 64: 20.6 against 13.3 ms)
+        z = kept[:, :tf.shape(h)[1]]
+        h_new = h_new + 0.0 * z_prev
         if masked:
             h_new = tf.where(m[t], h_new, h)
-        return t + 1, h_new, hs.write(t, h_new)
+        return t + 1, h_new, z, hs.write(t, h_new)
 
-    _, _, hs = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, tf.TensorArray(zx.dtype, size=steps)),
-                             maximum_iterations=steps)
+    _, _, _, hs = tf.while_loop(lambda t, *_: t < steps, step,
+                                (0, h0, tf.zeros_like(h0), tf.TensorArray(zx.dtype, size=steps)),
+                                maximum_iterations=steps)
     return hs.stack()
 
 
