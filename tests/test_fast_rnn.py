@@ -108,6 +108,27 @@ def test_a_gradient_asked_for_without_a_tape_is_the_same(cell, units):
         np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy(), **TOL)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fit_runs_the_backward_loop_and_evaluate_the_states_only_loop(cell):
+    """Keras's training step records a gradient (the loops that keep what the backward loop needs);
+    its evaluation does not (the states only)."""
+    from rnn_tf.datasets import language_model_dataset
+    from rnn_tf.tasks.textgen import TextgenConfig
+    from rnn_tf.textgen import build_model
+
+    ids = np.random.default_rng(4).integers(2, 30, 2000).astype("int32")
+    lm = build_model(TextgenConfig(cell=cell, units=XLA_MIN_UNITS + 3, embedding_dim=8, seq_len=20, batch_size=8), 30)
+    calls = []
+    original = bptt._loop
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bptt, "_loop", lambda fn, n: calls.append(fn.__name__) or original(fn, n))
+        lm.training.fit(language_model_dataset(ids, 20, 8, seed=0), steps_per_epoch=1, verbose=0)
+        assert set(calls) == {f"_{cell}_forward", f"_{cell}_backward"}
+        calls.clear()
+        lm.training.evaluate(language_model_dataset(ids, 20, 8, shuffle=False, repeat=False), verbose=0)
+        assert set(calls) == {f"_{cell}_states"}
+
+
 def model_gradients(model, inputs, targets, from_logits):
     with tf.GradientTape() as tape:
         out = model(inputs, training=True)
