@@ -159,8 +159,9 @@ def timed(fn) -> float:
 
 
 def torch_trainer(cell: str, batch: int, ids):
-    """PyTorch's side: the same model and optimizer on ``ids``; returns a function that trains one step
-    on a fresh batch of windows and returns its seconds (``scripts/step_series.py`` uses it too)."""
+    """PyTorch's side: the same model and optimizer on ``ids``; returns two functions that train one step,
+    and compute the loss without a gradient, on a fresh batch of windows and return its seconds
+    (``scripts/step_series.py`` uses the first)."""
     import numpy as np
     import torch
 
@@ -182,41 +183,42 @@ def torch_trainer(cell: str, batch: int, ids):
     optimizer = torch.optim.RMSprop(model.parameters(), lr=2e-3, alpha=0.9, eps=1e-7)  # Keras's RMSprop
     rng = np.random.default_rng(0)
 
-    def step():
+    def window():
         starts = rng.integers(0, len(ids) - SEQ_LEN - 1, batch)
-        window = torch.from_numpy(np.stack([ids[s:s + SEQ_LEN + 1] for s in starts]).astype("int64"))
+        return torch.from_numpy(np.stack([ids[s:s + SEQ_LEN + 1] for s in starts]).astype("int64"))
+
+    def loss_of(w):
+        return torch.nn.functional.cross_entropy(model(w[:, :-1]).reshape(-1, vocab), w[:, 1:].reshape(-1))
+
+    def step():
+        w = window()
         begin = time.perf_counter()
         optimizer.zero_grad()
-        out = model(window[:, :-1])
-        loss = torch.nn.functional.cross_entropy(out.reshape(-1, vocab), window[:, 1:].reshape(-1))
-        loss.backward()
+        loss_of(w).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
         return time.perf_counter() - begin
 
     def evaluate():
-        starts = rng.integers(0, len(ids) - SEQ_LEN - 1, batch)
-        window = torch.from_numpy(np.stack([ids[s:s + SEQ_LEN + 1] for s in starts]).astype("int64"))
+        w = window()
         begin = time.perf_counter()
         with torch.no_grad():
-            out = model(window[:, :-1])
-            torch.nn.functional.cross_entropy(out.reshape(-1, vocab), window[:, 1:].reshape(-1))
+            loss_of(w)
         return time.perf_counter() - begin
 
     for _ in range(3):
         step()
         evaluate()
-    step.evaluate = evaluate
-    return step
+    return step, evaluate
 
 
 def torch_worker(cell: str, batch: int, steps: int, ids_path: str) -> dict:
     import numpy as np
 
     ids = np.load(ids_path)
-    step = torch_trainer(cell, batch, ids)
+    step, evaluate = torch_trainer(cell, batch, ids)
     return {"step_s": statistics.median([step() for _ in range(steps)]), "vocab": int(ids.max()) + 1,
-            "eval_s": statistics.median([step.evaluate() for _ in range(steps)])}
+            "eval_s": statistics.median([evaluate() for _ in range(steps)])}
 
 
 # --- the side-by-side run ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def torch_series(chunks: int) -> list[float]:
 
     from bench_rnn import torch_trainer  # the bench's PyTorch side, same model and optimizer
 
-    step = torch_trainer("lstm", 64, np.random.default_rng(0).integers(2, 104, 2_000_000))
+    step, _ = torch_trainer("lstm", 64, np.random.default_rng(0).integers(2, 104, 2_000_000))
     return [sum(step() for _ in range(10)) / 10 for _ in range(chunks)]
 
 
